@@ -1,0 +1,68 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/dropsync/dropsync/pkg/config"
+)
+
+type testConfig struct {
+	config.NATS
+	config.EventStore
+	config.GRPC
+	config.Telemetry
+}
+
+func (c testConfig) Validate() error {
+	return errors.Join(c.NATS.Validate(), c.EventStore.Validate(), c.GRPC.Validate(), c.Telemetry.Validate())
+}
+
+func TestLoadDefaults(t *testing.T) {
+	var c testConfig
+	if err := config.Load(&c); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if !c.Embedded() || c.Backend != "jetstream" || c.Addr != "127.0.0.1:8080" || c.Replicas != 1 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Setenv("DROPSYNC_EVENTSTORE_BACKEND", "esdb")
+	t.Setenv("DROPSYNC_NATS_REPLICAS", "9")
+	t.Setenv("DROPSYNC_LOG_LEVEL", "loud")
+	var c testConfig
+	err := config.Load(&c)
+	if err == nil {
+		t.Fatal("Load accepted a bad configuration")
+	}
+	for _, want := range []string{"DROPSYNC_EVENTSTORE_ESDB_URL", "DROPSYNC_NATS_REPLICAS", "DROPSYNC_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestLoadRejectsUnparseable(t *testing.T) {
+	t.Setenv("DROPSYNC_GRPC_SHUTDOWN_GRACE", "soon")
+	var c testConfig
+	if err := config.Load(&c); err == nil || !strings.Contains(err.Error(), "GRPC_SHUTDOWN_GRACE") {
+		t.Fatalf("Load error = %v, want one naming GRPC_SHUTDOWN_GRACE", err)
+	}
+}
+
+func TestPrintUsage(t *testing.T) {
+	var buf bytes.Buffer
+	if err := config.PrintUsage(&buf, &testConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"`DROPSYNC_NATS_URL`", "`DROPSYNC_GRPC_ADDR` | `127.0.0.1:8080`", "| variable | default | description |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("usage lacks %q:\n%s", want, out)
+		}
+	}
+}
