@@ -1,0 +1,24 @@
+// Package esdb is the EventStoreDB (KurrentDB) adapter of the event store
+// port, [eventstore.Store], on the official gRPC client
+// (github.com/EventStore/EventStore-Client-Go/v4).
+//
+// Stream names are passed to EventStoreDB as they are given. Events are
+// written with the port's event id, so a retried append is one of
+// EventStoreDB's idempotent writes, and with the binary content type:
+// EventStoreDB keeps only "JSON or not" of an event's content type, so the
+// port's content type travels in the event's user metadata, as
+// {"contentType": "..."}, and comes back from there.
+//
+// Reads and subscriptions across all streams skip EventStoreDB's system
+// events (streams and event types starting with "$"). [Store.ReadAll]
+// filters stream names on the client, since the v4 client's ReadAll takes
+// no filter; [Store.Subscribe] asks the server to filter.
+//
+// Errors are translated at the edge: a wrong expected version is
+// [eventstore.ErrConcurrency], a stream that is not found is
+// [eventstore.ErrStreamNotFound]; the client's *esdb.Error stays in the
+// chain for errors.As.
+//
+// The package esdbtest is a test double of EventStoreDB's gRPC API for
+// tests and benchmarks of this adapter where no EventStoreDB can run.
+package esdb

@@ -1,0 +1,416 @@
+// Package readmodel keeps the order list the OrderService queries: one small
+// summary per order (tab, store, times, revision), counts per tab and store,
+// and a feed of status changes for WatchOrders.
+//
+// It is a projection of the event store: it folds only the facts it needs
+// (the first snapshot of an order and every OrderStatusChanged the aggregate
+// recorded), so it can be thrown away and rebuilt by replaying the store.
+// It lives in memory; its budget per order is measured by
+// BenchmarkMemoryPerOrder and stated in the README.
+package readmodel
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
+
+	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/eventstore"
+)
+
+// StreamPrefix is the prefix of order streams in the event store.
+const StreamPrefix = "order-"
+
+// ErrBadPageToken: a page token that this model did not issue.
+var ErrBadPageToken = errors.New("readmodel: bad page token")
+
+// Summary is what the model keeps of one order.
+type Summary struct {
+	ID        string
+	Name      string
+	Store     string // "<platform>:<store id>"
+	Tab       eventsv1.Tab
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Revision  uint64
+}
+
+// summary is the compact form kept in memory: times as unix nanoseconds,
+// the store as an index into the interned store keys.
+type summary struct {
+	id       string
+	name     string
+	created  int64
+	updated  int64
+	revision uint64
+	store    uint32
+	tab      eventsv1.Tab
+}
+
+// Change is one status change, as WatchOrders streams it.
+type Change struct {
+	OrderID   string
+	Store     string
+	From, To  eventsv1.Tab
+	ChangedAt time.Time
+	Revision  uint64
+}
+
+const numTabs = int(eventsv1.Tab_TAB_FAILED) + 1
+
+// Model is the in-memory read model. It is safe for concurrent use.
+type Model struct {
+	mu        sync.RWMutex
+	byID      map[string]*summary
+	byCreated []*summary // ascending (created, id)
+	stores    []string
+	storeIdx  map[string]uint32
+	counts    [][numTabs]int64 // per store index
+	total     [numTabs]int64
+	position  eventstore.Position
+	watchers  map[*watcher]struct{}
+	caughtUp  chan struct{}
+	caughtSet bool
+}
+
+// New returns an empty model.
+func New() *Model {
+	return &Model{
+		byID:     make(map[string]*summary),
+		storeIdx: make(map[string]uint32),
+		watchers: make(map[*watcher]struct{}),
+		caughtUp: make(chan struct{}),
+	}
+}
+
+// Position is the position of the last event applied.
+func (m *Model) Position() eventstore.Position {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.position
+}
+
+// Run replays the store from the model's position, then follows it until
+// ctx ends. After the replay reaches the end once, CaughtUp is closed.
+func (m *Model) Run(ctx context.Context, store eventstore.Store) error {
+	from := m.Position()
+	for rec, err := range store.ReadAll(ctx, from, eventstore.Filter{StreamPrefix: StreamPrefix}) {
+		if err != nil {
+			return fmt.Errorf("read model replay: %w", err)
+		}
+		if err := m.ApplyRecorded(rec); err != nil {
+			return err
+		}
+	}
+	m.markCaughtUp()
+	for rec, err := range store.Subscribe(ctx, m.Position(), eventstore.Filter{StreamPrefix: StreamPrefix}) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read model subscription: %w", err)
+		}
+		if err := m.ApplyRecorded(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CaughtUp is closed once the model has replayed the whole store.
+func (m *Model) CaughtUp() <-chan struct{} { return m.caughtUp }
+
+func (m *Model) markCaughtUp() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.caughtSet {
+		m.caughtSet = true
+		close(m.caughtUp)
+	}
+}
+
+// ApplyRecorded decodes and applies one recorded event. Events at or before
+// the model's position are ignored, so applying twice changes nothing.
+func (m *Model) ApplyRecorded(rec eventstore.RecordedEvent) error {
+	if !strings.HasPrefix(rec.Stream, StreamPrefix) {
+		return nil
+	}
+	env, err := envelope.Unmarshal(rec.Data)
+	if err != nil {
+		return fmt.Errorf("read model: %s@%d: %w", rec.Stream, rec.Revision, err)
+	}
+	m.Apply(strings.TrimPrefix(rec.Stream, StreamPrefix), rec.Revision, rec.Position, env)
+	return nil
+}
+
+// Apply folds one event of order id at revision rev.
+func (m *Model) Apply(id string, rev uint64, pos eventstore.Position, env *eventsv1.Envelope) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if pos != (eventstore.Position{}) {
+		if !m.position.Less(pos) {
+			return
+		}
+		m.position = pos
+	}
+	at := eventTime(env)
+	s, ok := m.byID[id]
+	if !ok {
+		s = &summary{id: id, created: at, store: m.intern(storeOf(id))}
+		m.byID[id] = s
+		m.insertSorted(s)
+	}
+	if rev < s.revision {
+		return
+	}
+	s.revision = rev
+	if at > s.updated {
+		s.updated = at
+	}
+	if o := snapshot(env); o != nil {
+		if s.name == "" {
+			s.name = o.GetName()
+		}
+		if c := o.GetStoreCreatedAt(); c != nil && rev == 0 {
+			m.moveCreated(s, c.AsTime().UnixNano())
+		}
+	}
+	if sc := env.GetOrderStatusChanged(); sc != nil && sc.GetTo() != s.tab {
+		from := s.tab
+		m.count(s.store, from, -1)
+		m.count(s.store, sc.GetTo(), +1)
+		s.tab = sc.GetTo()
+		m.notify(Change{OrderID: id, Store: m.stores[s.store], From: from, To: s.tab, ChangedAt: time.Unix(0, at).UTC(), Revision: rev})
+	}
+}
+
+func (m *Model) count(store uint32, tab eventsv1.Tab, d int64) {
+	if tab == eventsv1.Tab_TAB_UNSPECIFIED || int(tab) >= numTabs {
+		return
+	}
+	m.counts[store][tab] += d
+	m.total[tab] += d
+}
+
+func (m *Model) intern(store string) uint32 {
+	if i, ok := m.storeIdx[store]; ok {
+		return i
+	}
+	i := uint32(len(m.stores))
+	m.stores = append(m.stores, store)
+	m.storeIdx[store] = i
+	m.counts = append(m.counts, [numTabs]int64{})
+	return i
+}
+
+func less(a, b *summary) int {
+	if a.created != b.created {
+		if a.created < b.created {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+func (m *Model) insertSorted(s *summary) {
+	n := len(m.byCreated)
+	if n == 0 || less(m.byCreated[n-1], s) < 0 {
+		m.byCreated = append(m.byCreated, s)
+		return
+	}
+	i, _ := slices.BinarySearchFunc(m.byCreated, s, less)
+	m.byCreated = slices.Insert(m.byCreated, i, s)
+}
+
+func (m *Model) moveCreated(s *summary, created int64) {
+	if s.created == created {
+		return
+	}
+	if i, found := slices.BinarySearchFunc(m.byCreated, s, less); found {
+		m.byCreated = slices.Delete(m.byCreated, i, i+1)
+	}
+	s.created = created
+	m.insertSorted(s)
+}
+
+// Get returns one order's summary.
+func (m *Model) Get(id string) (Summary, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, ok := m.byID[id]
+	if !ok {
+		return Summary{}, false
+	}
+	return m.export(s), true
+}
+
+func (m *Model) export(s *summary) Summary {
+	return Summary{
+		ID: s.id, Name: s.name, Store: m.stores[s.store], Tab: s.tab,
+		CreatedAt: time.Unix(0, s.created).UTC(), UpdatedAt: time.Unix(0, s.updated).UTC(), Revision: s.revision,
+	}
+}
+
+// Query selects orders; zero fields match everything.
+type Query struct {
+	Tab           eventsv1.Tab
+	Store         string
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	PageSize      int
+	PageToken     string
+}
+
+// List returns a page of orders, newest first, and the token of the next
+// page ("" on the last).
+func (m *Model) List(q Query) ([]Summary, string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	end := len(m.byCreated)
+	if q.PageToken != "" {
+		cur, err := decodeToken(q.PageToken)
+		if err != nil {
+			return nil, "", err
+		}
+		end, _ = slices.BinarySearchFunc(m.byCreated, cur, less)
+	}
+	store := uint32(0)
+	if q.Store != "" {
+		i, ok := m.storeIdx[q.Store]
+		if !ok {
+			return nil, "", nil
+		}
+		store = i
+	}
+	var after, before int64
+	if !q.CreatedAfter.IsZero() {
+		after = q.CreatedAfter.UnixNano()
+	}
+	if !q.CreatedBefore.IsZero() {
+		before = q.CreatedBefore.UnixNano()
+	}
+	out := make([]Summary, 0, q.PageSize)
+	for i := end - 1; i >= 0; i-- {
+		s := m.byCreated[i]
+		if after != 0 && s.created < after {
+			break
+		}
+		if before != 0 && s.created >= before {
+			continue
+		}
+		if q.Tab != eventsv1.Tab_TAB_UNSPECIFIED && s.tab != q.Tab {
+			continue
+		}
+		if q.Store != "" && s.store != store {
+			continue
+		}
+		if len(out) == q.PageSize {
+			last := out[len(out)-1]
+			return out, encodeToken(last.CreatedAt.UnixNano(), last.ID), nil
+		}
+		out = append(out, m.export(s))
+	}
+	return out, "", nil
+}
+
+// Count returns the number of orders per tab, for one store or ("") all.
+func (m *Model) Count(store string) map[eventsv1.Tab]int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var c [numTabs]int64
+	if store == "" {
+		c = m.total
+	} else if i, ok := m.storeIdx[store]; ok {
+		c = m.counts[i]
+	}
+	out := make(map[eventsv1.Tab]int64, numTabs-1)
+	for t := 1; t < numTabs; t++ {
+		out[eventsv1.Tab(t)] = c[t]
+	}
+	return out
+}
+
+// Len is the number of orders.
+func (m *Model) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.byID)
+}
+
+func encodeToken(created int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "|" + id))
+}
+
+func decodeToken(tok string) (*summary, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return nil, ErrBadPageToken
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok || id == "" {
+		return nil, ErrBadPageToken
+	}
+	created, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return nil, ErrBadPageToken
+	}
+	return &summary{created: created, id: id}, nil
+}
+
+func storeOf(id string) string {
+	platform, rest, _ := strings.Cut(id, ":")
+	store, _, _ := strings.Cut(rest, ":")
+	return platform + ":" + store
+}
+
+func eventTime(env *eventsv1.Envelope) int64 {
+	if t := env.GetOccurredAt(); t != nil {
+		return t.AsTime().UnixNano()
+	}
+	if t := env.GetRecordedAt(); t != nil {
+		return t.AsTime().UnixNano()
+	}
+	return 0
+}
+
+// snapshot returns the store order an event carries, if any.
+func snapshot(env *eventsv1.Envelope) *eventsv1.StoreOrder {
+	switch e := env.GetEvent().(type) {
+	case *eventsv1.Envelope_StoreOrderCreated:
+		return e.StoreOrderCreated.GetOrder()
+	case *eventsv1.Envelope_StorePaymentCaptured:
+		return e.StorePaymentCaptured.GetOrder()
+	case *eventsv1.Envelope_StoreOrderUpdated:
+		return e.StoreOrderUpdated.GetOrder()
+	case *eventsv1.Envelope_StoreOrderCanceled:
+		return e.StoreOrderCanceled.GetOrder()
+	case *eventsv1.Envelope_StoreOrderRefunded:
+		return e.StoreOrderRefunded.GetOrder()
+	case *eventsv1.Envelope_StoreOrderFulfilled:
+		return e.StoreOrderFulfilled.GetOrder()
+	case *eventsv1.Envelope_StoreOrderReread:
+		return e.StoreOrderReread.GetOrder()
+	}
+	return nil
+}
+
+// Revision returns the revision of the last event of an order the model
+// has applied.
+func (m *Model) Revision(orderID string) (uint64, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, ok := m.byID[orderID]
+	if !ok {
+		return 0, false
+	}
+	return s.revision, true
+}

@@ -1,0 +1,236 @@
+// Package relay publishes the order events recorded in the event store to
+// the bus, so that no event is published that was not stored, and none is
+// stored and never published.
+//
+// How: the orders service never publishes from its command path. It appends
+// to the event store, and the relay follows the store (a subscription from a
+// durable checkpoint) and publishes every order event it sees, with the
+// event id as Nats-Msg-Id, pipelined. The checkpoint moves only past events
+// whose publish JetStream acknowledged. After a crash the relay resumes from
+// the checkpoint and publishes some events again: JetStream drops them
+// within its duplicate window, and every consumer is idempotent on the event
+// id beyond it. Store and supplier facts folded into order streams are not
+// published again: they came from the bus.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/eventstore"
+)
+
+// Checkpoints keep the relay's position durably.
+type Checkpoints interface {
+	// Load returns the saved position, or eventstore.Start.
+	Load(ctx context.Context) (eventstore.Position, error)
+	// Save records that every event up to pos is published.
+	Save(ctx context.Context, pos eventstore.Position) error
+}
+
+// Config tunes a Relay.
+type Config struct {
+	// MaxInFlight bounds unacknowledged publishes.
+	MaxInFlight int
+	// CheckpointEvery is how often the position is saved.
+	CheckpointEvery time.Duration
+}
+
+// Relay follows the event store and publishes order events.
+type Relay struct {
+	store eventstore.Store
+	pub   *bus.Publisher
+	cp    Checkpoints
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns a relay.
+func New(store eventstore.Store, pub *bus.Publisher, cp Checkpoints, cfg Config, log *slog.Logger) *Relay {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 512
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = time.Second
+	}
+	return &Relay{store: store, pub: pub, cp: cp, cfg: cfg, log: log}
+}
+
+type pending struct {
+	f   *bus.PubFuture // nil: nothing to wait for (a fact, not republished)
+	pos eventstore.Position
+}
+
+// Run publishes until ctx ends or a publish fails. It returns nil when ctx
+// ends; on error the caller restarts it (or the service), and it resumes
+// from the checkpoint.
+func (r *Relay) Run(ctx context.Context) error {
+	from, err := r.cp.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("relay: load checkpoint: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	queue := make(chan pending, r.cfg.MaxInFlight)
+	acked := make(chan error, 1)
+	go func() {
+		err := r.confirm(ctx, queue, from)
+		if err != nil {
+			cancel(err) // unblocks publish
+		}
+		acked <- err
+	}()
+
+	err = r.publish(ctx, from, queue)
+	close(queue)
+	if cerr := <-acked; cerr != nil && !errors.Is(cerr, context.Canceled) {
+		return cerr
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// publish follows the store and sends order events, in order.
+func (r *Relay) publish(ctx context.Context, from eventstore.Position, queue chan<- pending) error {
+	for rec, err := range r.store.Subscribe(ctx, from, eventstore.Filter{}) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("relay: subscribe: %w", err)
+		}
+		p := pending{pos: rec.Position}
+		if n := envelope.FieldNumber(rec.Type); n >= 50 && n < 90 {
+			env, err := envelope.Unmarshal(rec.Data)
+			if err != nil {
+				// An undecodable event in the store is a bug upstream; it
+				// cannot be published, and stopping here would stop every
+				// later event. Say so loudly and go on.
+				r.log.ErrorContext(ctx, "relay: undecodable event skipped", "stream", rec.Stream, "revision", rec.Revision, "err", err)
+			} else {
+				subject, err := bus.SubjectFor(env)
+				if err != nil {
+					return fmt.Errorf("relay: %s@%d: %w", rec.Stream, rec.Revision, err)
+				}
+				f, err := r.pub.PublishAsync(ctx, subject, env)
+				if err != nil {
+					return fmt.Errorf("relay: %w", err)
+				}
+				p.f = f
+			}
+		}
+		select {
+		case queue <- p:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// confirm waits for acks in order and saves the checkpoint now and then.
+func (r *Relay) confirm(ctx context.Context, queue <-chan pending, pos eventstore.Position) error {
+	saved := pos
+	tick := time.NewTicker(r.cfg.CheckpointEvery)
+	defer tick.Stop()
+	save := func(ctx context.Context) error {
+		if pos == saved {
+			return nil
+		}
+		if err := r.cp.Save(ctx, pos); err != nil {
+			return fmt.Errorf("relay: save checkpoint: %w", err)
+		}
+		saved = pos
+		return nil
+	}
+	defer func() {
+		// Keep what was confirmed, even while shutting down.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := save(sctx); err != nil {
+			r.log.Warn("relay: final checkpoint not saved", "err", err)
+		}
+	}()
+	for {
+		select {
+		case p, ok := <-queue:
+			if !ok {
+				return nil
+			}
+			if p.f != nil {
+				if err := p.f.Wait(ctx); err != nil {
+					return err
+				}
+			}
+			pos = p.pos
+		case <-tick.C:
+			if err := save(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// KVCheckpoints keeps checkpoints in a JetStream key-value bucket.
+type KVCheckpoints struct {
+	kv  jetstream.KeyValue
+	key string
+}
+
+// CheckpointBucket is the KV bucket of relay checkpoints.
+const CheckpointBucket = "dropsync_checkpoints"
+
+// NewKVCheckpoints opens (creating if needed) the checkpoint bucket; key
+// names this relay.
+func NewKVCheckpoints(ctx context.Context, js jetstream.JetStream, replicas int, key string) (*KVCheckpoints, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      CheckpointBucket,
+		Description: "dropsync relay positions in the event store",
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		History:     1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint bucket: %w", err)
+	}
+	return &KVCheckpoints{kv: kv, key: key}, nil
+}
+
+// Load implements Checkpoints.
+func (c *KVCheckpoints) Load(ctx context.Context) (eventstore.Position, error) {
+	e, err := c.kv.Get(ctx, c.key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return eventstore.Start, nil
+	}
+	if err != nil {
+		return eventstore.Start, err
+	}
+	return parsePosition(string(e.Value()))
+}
+
+// Save implements Checkpoints.
+func (c *KVCheckpoints) Save(ctx context.Context, pos eventstore.Position) error {
+	_, err := c.kv.Put(ctx, c.key, []byte(pos.String()))
+	return err
+}
+
+func parsePosition(s string) (eventstore.Position, error) {
+	a, b, ok := strings.Cut(s, "/")
+	commit, err1 := strconv.ParseUint(a, 10, 64)
+	prepare, err2 := strconv.ParseUint(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return eventstore.Start, fmt.Errorf("checkpoint %q: not commit/prepare", s)
+	}
+	return eventstore.Position{Commit: commit, Prepare: prepare}, nil
+}
