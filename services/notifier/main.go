@@ -1,0 +1,4 @@
+// Command notifier is a dropsync service (being built).
+package main
+
+func main() {}

@@ -1,0 +1,3 @@
+module github.com/dropsync/dropsync/services/shopify
+
+go 1.26.0

@@ -1,0 +1,4 @@
+// Command shopify is a dropsync service (being built).
+package main
+
+func main() {}
