@@ -306,7 +306,25 @@ func TestJourneyFromStoreOrderToFulfilled(t *testing.T) {
 	h.publish(fact(id, "pushed", t0.Add(5*time.Minute), func(e *eventsv1.Envelope) {
 		e.Event = &eventsv1.Envelope_FulfillmentPushed{FulfillmentPushed: &eventsv1.FulfillmentPushed{ShipmentId: "shp-1", StoreFulfillmentId: "gid://shopify/Fulfillment/1"}}
 	}))
-	o := h.waitTab(id, eventsv1.Tab_TAB_FULFILLED)
+	h.waitTab(id, eventsv1.Tab_TAB_FULFILLED)
+	// The notifier records its decision on the order stream; the service
+	// takes it in as a fact. Published twice, it is recorded once.
+	confirmed := fact(id, "confirmed", t0.Add(6*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_ShippingConfirmationIssued{ShippingConfirmationIssued: &eventsv1.ShippingConfirmationIssued{ShipmentId: "shp-1", Channel: "shopify.notifyCustomer"}}
+	})
+	h.publish(confirmed)
+	h.publish(confirmed)
+	var o *ordersv1.Order
+	h.eventually("confirmation recorded", func() error {
+		r, err := h.client.GetOrder(ctx, &ordersv1.GetOrderRequest{OrderId: id})
+		if err != nil {
+			return err
+		}
+		if o = r.GetOrder(); !o.GetShipments()[0].GetConfirmationIssued() {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	if len(o.GetSupplierOrders()) != 1 || o.GetSupplierOrders()[0].GetSupplierOrderId() != "8100001" {
 		t.Errorf("supplier orders = %v", o.GetSupplierOrders())
 	}
@@ -357,6 +375,15 @@ func TestJourneyFromStoreOrderToFulfilled(t *testing.T) {
 	}
 	if hist[0].GetType() != "StoreOrderCreated" {
 		t.Fatalf("first event %s", hist[0].GetType())
+	}
+	confirmations := 0
+	for _, e := range hist {
+		if e.GetType() == "ShippingConfirmationIssued" {
+			confirmations++
+		}
+	}
+	if confirmations != 1 {
+		t.Fatalf("%d ShippingConfirmationIssued recorded, want 1", confirmations)
 	}
 }
 
