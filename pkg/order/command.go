@@ -151,7 +151,7 @@ func (o *Order) place(cmd PlaceCommand, c Context, retryOnly bool) ([]*eventsv1.
 		d.emit("PlacementRequested", &eventsv1.Envelope{Event: &eventsv1.Envelope_PlacementRequested{PlacementRequested: &eventsv1.PlacementRequested{
 			RequestId:       cmd.RequestID,
 			Items:           items,
-			ShippingAddress: o.address,
+			ShippingAddress: clone(o.address),
 			Retry:           o.retrying(),
 		}}})
 	}
@@ -273,7 +273,7 @@ func (o *Order) CheckAttention(p AttentionPolicy, c Context) ([]*eventsv1.Envelo
 	if len(late) == 0 {
 		return nil, nil
 	}
-	d := o.decider(fmt.Sprintf("attention@%d", o.revision), "", "", c.Now, &c)
+	d := o.decider(fmt.Sprintf("attention@%d", o.revision), "", c.CorrelationID, c.Now, &c)
 	d.emit("AttentionRaised", &eventsv1.Envelope{Event: &eventsv1.Envelope_AttentionRaised{AttentionRaised: &eventsv1.AttentionRaised{
 		Kind:   eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING,
 		Detail: "paid, no tracking after " + p.NoTrackingAfter.String() + ": supplier order " + strings.Join(late, ", "),

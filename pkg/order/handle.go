@@ -98,18 +98,23 @@ func Policy(platform eventsv1.Platform, settings *eventsv1.StoreSettings) events
 //   - OrderStatusChanged when the tab changes (from TAB_UNSPECIFIED when the
 //     fact creates the order).
 //
-// A fact whose event id the order already applied, or that changes nothing
-// (a store snapshot no newer than the one held, a supplier fact already
-// known), gives nil, nil: nothing to append. Handle does not change o; apply
-// the returned events once they are stored. A fact about an order no store
-// event created yet gives [ErrUnknownOrder]; a ShippingConfirmationIssued the
-// state forbids gives a [*RuleError].
+// An event whose id the order already applied (fact or decision alike), or
+// a fact that changes nothing (a store snapshot no newer than the one held,
+// a supplier fact already known), gives nil, nil: nothing to append.
+// Decisions are never taken in: they give [ErrUnsupportedEvent]. A fact
+// about an order no store event created yet gives [ErrUnknownOrder]; a
+// ShippingConfirmationIssued the state forbids gives a [*RuleError].
+//
+// Handle does not change o: apply the returned events once they are stored.
 func (o *Order) Handle(e *eventsv1.Envelope, c Context) ([]*eventsv1.Envelope, error) {
-	if err := o.checkFact(e); err != nil {
+	if err := o.checkEnvelope(e); err != nil {
 		return nil, err
 	}
 	if o.Seen(e.GetEventId()) {
 		return nil, nil
+	}
+	if !isFact(e) {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedEvent, envelope.Type(e))
 	}
 	if !o.created && !createsOrder(e) {
 		return nil, fmt.Errorf("%w %s: %s before any store order event", ErrUnknownOrder, e.GetOrderId(), envelope.Type(e))
@@ -159,8 +164,8 @@ func (o *Order) Handle(e *eventsv1.Envelope, c Context) ([]*eventsv1.Envelope, e
 	return d.finish(), nil
 }
 
-// checkFact validates an incoming fact.
-func (o *Order) checkFact(e *eventsv1.Envelope) error {
+// checkEnvelope validates an incoming event's envelope.
+func (o *Order) checkEnvelope(e *eventsv1.Envelope) error {
 	if e == nil || e.GetEvent() == nil {
 		return fmt.Errorf("%w: no event", ErrInvalidEvent)
 	}
@@ -174,6 +179,12 @@ func (o *Order) checkFact(e *eventsv1.Envelope) error {
 	} else if _, err := ParseID(e.GetOrderId()); err != nil {
 		return fmt.Errorf("%w: event %s: %w", ErrInvalidEvent, e.GetEventId(), err)
 	}
+	return nil
+}
+
+// isFact reports whether e is a fact the order takes in: a store or supplier
+// event, a ShippingConfirmationIssued or an AttentionRaised.
+func isFact(e *eventsv1.Envelope) bool {
 	switch e.GetEvent().(type) {
 	case *eventsv1.Envelope_StoreOrderCreated, *eventsv1.Envelope_StorePaymentCaptured,
 		*eventsv1.Envelope_StoreOrderUpdated, *eventsv1.Envelope_StoreOrderCanceled,
@@ -185,9 +196,9 @@ func (o *Order) checkFact(e *eventsv1.Envelope) error {
 		*eventsv1.Envelope_SupplierTrackingChanged, *eventsv1.Envelope_SupplierOrderCanceled,
 		*eventsv1.Envelope_SupplierOrderFinished,
 		*eventsv1.Envelope_ShippingConfirmationIssued, *eventsv1.Envelope_AttentionRaised:
-		return nil
+		return true
 	}
-	return fmt.Errorf("%w: %s", ErrUnsupportedEvent, envelope.Type(e))
+	return false
 }
 
 // createsOrder reports whether e carries a store snapshot, so that it can
@@ -261,17 +272,17 @@ func (o *Order) screen(e *eventsv1.Envelope, c *Context) (noop bool, err error) 
 		if p.GetShipmentId() == "" {
 			return false, fmt.Errorf("%w: FulfillmentPushed without shipment id", ErrInvalidEvent)
 		}
-		any := false
+		some := false
 		for i := range o.shipments {
 			s := &o.shipments[i]
 			if s.coveredBy == p.GetShipmentId() || s.id == p.GetShipmentId() {
-				any = true
+				some = true
 				if !s.pushed || s.fulfillmentID != p.GetStoreFulfillmentId() {
 					return false, nil
 				}
 			}
 		}
-		return any, nil
+		return some, nil
 	case *eventsv1.Envelope_FulfillmentFailed:
 		if ev.FulfillmentFailed.GetShipmentId() == "" {
 			return false, fmt.Errorf("%w: FulfillmentFailed without shipment id", ErrInvalidEvent)
@@ -506,7 +517,7 @@ func (d *decider) checkConflict(existed bool, so *eventsv1.StoreOrder) {
 		return
 	}
 	d.emit("ConflictDetected", &eventsv1.Envelope{Event: &eventsv1.Envelope_ConflictDetected{
-		ConflictDetected: &eventsv1.ConflictDetected{Fields: fields, StoreOrder: so},
+		ConflictDetected: &eventsv1.ConflictDetected{Fields: fields, StoreOrder: clone(so)},
 	}})
 }
 
@@ -523,7 +534,7 @@ func (d *decider) decide() {
 		s := &n.shipments[i]
 		if s.pushed && s.fulfillmentID != "" && s.tracking.GetNumber() != "" && s.tracking.GetNumber() != s.sent.GetNumber() {
 			d.emit("TrackingUpdateRequested", &eventsv1.Envelope{Event: &eventsv1.Envelope_TrackingUpdateRequested{
-				TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{ShipmentId: s.id, StoreFulfillmentId: s.fulfillmentID, Tracking: s.tracking},
+				TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{ShipmentId: s.id, StoreFulfillmentId: s.fulfillmentID, Tracking: clone(s.tracking)},
 			}})
 		}
 	}
@@ -640,5 +651,11 @@ func appendTracking(list []*eventsv1.Tracking, t *eventsv1.Tracking) []*eventsv1
 			return list
 		}
 	}
-	return append(list, t)
+	return append(list, clone(t))
+}
+
+// clone copies a message taken from one event into another, so that no two
+// events share a message.
+func clone[M proto.Message](m M) M {
+	return proto.Clone(m).(M)
 }

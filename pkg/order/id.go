@@ -72,20 +72,23 @@ func (id ID) Validate() error {
 	return checkPart("store order id", id.StoreOrderID, maxStoreOrderIDLen)
 }
 
-func checkPart(what, s string, max int) error {
+func checkPart(what, s string, limit int) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty %s", ErrInvalidID, what)
 	}
-	if len(s) > max {
-		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidID, what, max)
+	if len(s) > limit {
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidID, what, limit)
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if c := s[i]; !idChar(c) {
 			return fmt.Errorf("%w: %s %q has character %q (want letters, digits, '-', '_')", ErrInvalidID, what, s, c)
 		}
 	}
 	return nil
+}
+
+func idChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 // String formats id as "<platform>:<store>:<store order id>".

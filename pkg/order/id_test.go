@@ -90,6 +90,9 @@ func TestCode(t *testing.T) {
 		{&order.RuleError{OrderID: "x", Code: order.CodeFulfilledManually, Err: order.ErrAlreadyFulfilled}, order.CodeFulfilledManually},
 		{errors.New("other"), "UNKNOWN"},
 	} {
+		if c.err != nil && c.err.Error() == "" {
+			t.Errorf("%#v: empty message", c.err)
+		}
 		if got := order.Code(c.err); got != c.want {
 			t.Errorf("Code(%v) = %q, want %q", c.err, got, c.want)
 		}

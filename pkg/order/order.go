@@ -396,18 +396,13 @@ func (o *Order) fulfilledOnStore(lq []*eventsv1.LineQuantity) {
 	}
 }
 
-// addCapped adds n (0: all of max) to v, within [0, max].
-func addCapped(v, n, max int32) int32 {
-	if max < 0 {
-		max = 0
+// addCapped adds n (0 or less: all of limit) to v, within [0, limit].
+func addCapped(v, n, limit int32) int32 {
+	limit = max(limit, 0)
+	if n <= 0 || n > limit {
+		n = limit
 	}
-	if n <= 0 || n > max {
-		n = max
-	}
-	if v+n > max {
-		return max
-	}
-	return v + n
+	return min(v+n, limit)
 }
 
 // isEcho reports whether a store fulfilment is one dropsync asked for: its
@@ -440,14 +435,14 @@ func (o *Order) isEcho(f *eventsv1.StoreOrderFulfilled) bool {
 	}
 	var buf [8]progress
 	p := o.progress(buf[:0])
-	any := false
+	some := false
 	for i := range o.shipments {
 		if o.shipments[i].coveredBy != "" {
-			any = true
+			some = true
 			break
 		}
 	}
-	if !any {
+	if !some {
 		return false
 	}
 	if len(f.GetLines()) == 0 {

@@ -70,7 +70,7 @@ func run(t *testing.T, tests []test) {
 			} else if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if d := describeAll(got); !slices.Equal(d, tt.want) && !(len(d) == 0 && len(tt.want) == 0) {
+			if d := describeAll(got); !slices.Equal(d, tt.want) && (len(d) != 0 || len(tt.want) != 0) {
 				t.Fatalf("events:\n got %q\nwant %q", d, tt.want)
 			}
 			if f.o.Revision() != before {

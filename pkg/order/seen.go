@@ -59,13 +59,6 @@ func (s *seenSet) add(k eventKey) {
 	s.small = nil
 }
 
-func (s *seenSet) len() int {
-	if s.big != nil {
-		return len(s.big)
-	}
-	return len(s.small)
-}
-
 func (s seenSet) clone() seenSet {
 	var c seenSet
 	if s.big != nil {

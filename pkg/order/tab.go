@@ -102,7 +102,7 @@ func (so *supplierOrder) canceledQty(lineID string, n int32) int32 {
 // allForeign reports whether every line still ordered was fulfilled on the
 // store by someone else.
 func (o *Order) allForeign() bool {
-	any := false
+	some := false
 	for i := range o.lines {
 		l := &o.lines[i]
 		q := l.item.GetQuantity()
@@ -113,13 +113,13 @@ func (o *Order) allForeign() bool {
 			return false
 		}
 		if l.foreign > 0 {
-			any = true
+			some = true
 		}
 		if l.storeCanceled+l.foreign < q {
 			return false
 		}
 	}
-	return any
+	return some
 }
 
 // canceledOnStore reports whether the store canceled or refunded the whole
@@ -128,19 +128,19 @@ func (o *Order) canceledOnStore() bool {
 	if o.canceledWhole {
 		return true
 	}
-	any := false
+	some := false
 	for i := range o.lines {
 		l := &o.lines[i]
 		q := l.item.GetQuantity()
 		if q <= 0 {
 			continue
 		}
-		any = true
+		some = true
 		if l.storeCanceled < q {
 			return false
 		}
 	}
-	return any
+	return some
 }
 
 func (o *Order) anyCanceledOnStore() bool {

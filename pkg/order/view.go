@@ -62,7 +62,7 @@ func (o *Order) ToProto() *ordersv1.Order {
 			Finished:        so.finished,
 		})
 	}
-	stopped := o.syncStopped()
+	stopped := o.syncStopped() || o.canceledOnStore()
 	for i := range o.shipments {
 		s := &o.shipments[i]
 		v.Shipments = append(v.Shipments, &ordersv1.Shipment{
@@ -76,13 +76,16 @@ func (o *Order) ToProto() *ordersv1.Order {
 		})
 	}
 	for i := range o.attention {
-		if a := &o.attention[i]; !a.cleared && !stopped {
+		if a := &o.attention[i]; !a.cleared && !o.syncStopped() {
 			v.Attention = append(v.Attention, a.msg)
 		}
 	}
 	return v
 }
 
+// state derives a shipment's state; stopped: dropsync no longer syncs the
+// order (fulfilled by hand or on the store, or canceled on the store), so a
+// shipment no fulfilment covers will never be synced.
 func (s *shipment) state(stopped bool) ordersv1.ShipmentState {
 	switch {
 	case s.pushed:
@@ -104,5 +107,5 @@ func (o *Order) ShipmentState(shipmentID string) (ordersv1.ShipmentState, bool) 
 	if s == nil {
 		return ordersv1.ShipmentState_SHIPMENT_STATE_UNSPECIFIED, false
 	}
-	return s.state(o.syncStopped()), true
+	return s.state(o.syncStopped() || o.canceledOnStore()), true
 }

@@ -16,9 +16,19 @@
 //
 // Errors are translated at the edge: a wrong expected version is
 // [eventstore.ErrConcurrency], a stream that is not found is
-// [eventstore.ErrStreamNotFound]; the client's *esdb.Error stays in the
-// chain for errors.As.
+// [eventstore.ErrStreamNotFound], an event without a UUID id or a type is
+// [eventstore.ErrInvalidEvent] (checked before anything is sent); the
+// client's *esdb.Error stays in the chain for errors.As.
+//
+// The v4.1.0 client gives up for good after failing to reach the server
+// MaxDiscoverAttempts times in a row (connection string settings
+// maxDiscoverAttempts and discoveryInterval; 10 x 100 ms by default). The
+// store then replaces the client, so it recovers once the server is back.
 //
 // The package esdbtest is a test double of EventStoreDB's gRPC API for
-// tests and benchmarks of this adapter where no EventStoreDB can run.
+// tests and benchmarks of this adapter where no EventStoreDB can run. The
+// tests run the port's conformance suite against it, and against a real
+// EventStoreDB when ESDB_URL is set:
+//
+//	ESDB_URL='esdb://localhost:2113?tls=false' go test -run Conformance ./pkg/eventstore/esdb/
 package esdb

@@ -80,12 +80,3 @@ func ids(evs []eventstore.RecordedEvent) []string {
 	}
 	return out
 }
-
-// dataIDs returns the ids of events to append.
-func dataIDs(evs []eventstore.EventData) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.ID
-	}
-	return out
-}

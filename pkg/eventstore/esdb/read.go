@@ -106,7 +106,9 @@ func (s *Store) ReadAll(ctx context.Context, from eventstore.Position, filter ev
 // Subscribe yields the events of the streams filter keeps, in global order,
 // strictly after from: those written so far, then new ones as they are
 // written, until ctx is done; then it yields ctx.Err(). System events are
-// skipped. The server filters stream names.
+// skipped. The server filters stream names. When the server drops the
+// subscription (it stopped, the connection broke), Subscribe yields the
+// error and ends: subscribe again from the last position seen.
 func (s *Store) Subscribe(ctx context.Context, from eventstore.Position, filter eventstore.Filter) iter.Seq2[eventstore.RecordedEvent, error] {
 	return func(yield func(eventstore.RecordedEvent, error) bool) {
 		fail := func(err error) {
@@ -129,7 +131,7 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.Position, filter 
 			fail(err)
 			return
 		}
-		defer sub.Close()
+		defer func() { _ = sub.Close() }()
 		for {
 			msg := sub.Recv()
 			switch {

@@ -260,7 +260,7 @@ func TestReadAllAndPositions(t *testing.T) {
 	}
 	for i := 1; i < len(positions); i++ {
 		p, q := positions[i-1], positions[i]
-		if !(p.Commit < q.Commit || p.Commit == q.Commit && p.Prepare < q.Prepare) {
+		if p.Commit >= q.Commit && (p.Commit != q.Commit || p.Prepare >= q.Prepare) {
 			t.Errorf("position %v not after %v", q, p)
 		}
 		if q.Commit < q.Prepare {

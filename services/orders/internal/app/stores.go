@@ -180,4 +180,3 @@ func (a *App) UpdateMapping(ctx context.Context, requestID, key string, m *event
 	}
 	return m, nil
 }
-

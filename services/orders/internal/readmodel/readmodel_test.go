@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -159,7 +160,7 @@ func TestWatchFiltersAndCutsOffSlowReaders(t *testing.T) {
 	for range slow {
 		n++
 	}
-	if n != readmodel.WatchBuffer || errf() != readmodel.ErrSlowWatcher {
+	if n != readmodel.WatchBuffer || !errors.Is(errf(), readmodel.ErrSlowWatcher) {
 		t.Fatalf("slow watcher got %d changes, err %v", n, errf())
 	}
 }

@@ -51,7 +51,11 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	if err != nil {
 		return fmt.Errorf("event store: %w", err)
 	}
-	defer store.Close()
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Warn("close event store", "err", err)
+		}
+	}()
 	checkpoints, err := relay.NewKVCheckpoints(ctx, js, cfg.Replicas, RelayCheckpoint)
 	if err != nil {
 		return err
@@ -82,7 +86,9 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 		srv.Health.SetServingStatus(ordersv1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 		log.InfoContext(ctx, "orders service ready", "grpc", lis.Addr().String(), "orders", view.Len())
-		consume := func(ctx context.Context, c bus.ConsumerConfig, h bus.Handler) error { return bus.Consume(ctx, js, c, h) }
+		consume := func(ctx context.Context, c bus.ConsumerConfig, h bus.Handler) error {
+			return bus.Consume(ctx, js, c, h)
+		}
 		return ports.ConsumeFacts(ctx, consume, bus.ConsumerConfig{
 			Concurrency: cfg.Orders.Concurrency,
 			MaxDeliver:  cfg.Orders.MaxDeliver,
