@@ -288,7 +288,7 @@ func (o *Order) screen(e *eventsv1.Envelope, c *Context) (noop bool, err error) 
 			return false, fmt.Errorf("%w: FulfillmentFailed without shipment id", ErrInvalidEvent)
 		}
 	case *eventsv1.Envelope_ShippingConfirmationIssued:
-		return false, o.canConfirm(ev.ShippingConfirmationIssued.GetShipmentId(), c.settings())
+		return false, o.checkConfirmation(ev.ShippingConfirmationIssued.GetShipmentId())
 	case *eventsv1.Envelope_AttentionRaised:
 		return o.attentionActive(ev.AttentionRaised.GetKind()), nil
 	}
@@ -384,7 +384,24 @@ func addressEqual(a, b *eventsv1.Address) bool {
 	return proto.Equal(a, b)
 }
 
-// canConfirm checks a ShippingConfirmationIssued: at most one per shipment
+// checkConfirmation checks a ShippingConfirmationIssued the notifier
+// recorded. It is a fact: the notifier decided from the state it saw (see
+// canConfirm) and the store carries it out with the fulfilment, so a later
+// change (setting turned off, order fulfilled by hand) does not undo it.
+// Only an unknown shipment and a second confirmation for one shipment are
+// refused (rule 4: exactly one).
+func (o *Order) checkConfirmation(shipmentID string) error {
+	sh := o.shipment(shipmentID)
+	if sh == nil {
+		return fmt.Errorf("%w %q in order %s", ErrUnknownShipment, shipmentID, o.id)
+	}
+	if sh.confirmed {
+		return o.refuse(CodeConfirmationIssued, ErrAlreadyConfirmed)
+	}
+	return nil
+}
+
+// canConfirm tells whether a confirmation is due: at most one per shipment
 // (rule 4), only where the store's setting is on, only for a shipment
 // dropsync fulfilled on the store, and never once the order was fulfilled by
 // hand or on the store (rules 5-7).

@@ -2,6 +2,7 @@ package order_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -462,23 +463,28 @@ func TestRule4StoreAndConfirmation(t *testing.T) {
 				"OrderStatusChanged AWAITING_SHIPMENT->AWAITING_FULFILLMENT"},
 		},
 		{
-			name:     "setting off: no confirmation",
+			name:     "setting off: no confirmation is due",
+			settings: noConfirm,
+			given:    (*fixture).fulfilled,
+			when:     noneDue(noConfirm),
+		},
+		{
+			// The notifier decided while the setting was on, and the store
+			// sent it with the fulfilment: a later change does not undo a fact.
+			name:     "a recorded confirmation stands after the setting is turned off",
 			settings: noConfirm,
 			given:    (*fixture).fulfilled,
 			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.confirmed("s1")) },
-			wantErr:  order.ErrConfirmationOff,
-			wantCode: order.CodeConfirmationOff,
+			want:     []string{"ShippingConfirmationIssued"},
 		},
 		{
-			name:     "no confirmation for a shipment not fulfilled on the store",
+			name:     "no confirmation is due for a shipment not fulfilled on the store",
 			settings: wholeOrder,
 			given: func(f *fixture) {
 				f.awaitingShipment()
 				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
 			},
-			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.confirmed("s1")) },
-			wantErr:  order.ErrNotFulfilledOnStore,
-			wantCode: order.CodeShipmentNotFulfilled,
+			when: noneDue(wholeOrder),
 		},
 		{
 			name:     "no confirmation for an unknown shipment",
@@ -705,16 +711,14 @@ func TestRule6FulfilledByHandAfterPlacing(t *testing.T) {
 			want: []string{"SupplierTrackingChanged"},
 		},
 		{
-			name: "no confirmation",
+			name: "no confirmation is due",
 			given: func(f *fixture) {
 				f.awaitingShipment()
 				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
 				f.fact(f.pushed("s1", "F1"))
 				f.must(f.o.FulfillManually("M1", "", f.ctx()))
 			},
-			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.confirmed("s1")) },
-			wantErr:  order.ErrNotSynced,
-			wantCode: order.CodeFulfilledManuallyPlaced,
+			when: noneDue(nil),
 		},
 		{
 			name:     "placing it is refused",
@@ -766,16 +770,14 @@ func TestRule7FulfilledOnStore(t *testing.T) {
 			wantTab: eventsv1.Tab_TAB_FULFILLED,
 		},
 		{
-			name: "no confirmation once fulfilled on the store",
+			name: "no confirmation is due once fulfilled on the store",
 			given: func(f *fixture) {
 				f.awaitingShipment()
 				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
 				f.fact(f.pushed("s1", "F1"))
 				f.fact(f.storeFulfilled("F8", []string{"OTHER"}))
 			},
-			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.confirmed("s1")) },
-			wantErr:  order.ErrNotSynced,
-			wantCode: order.CodeFulfilledOnStore,
+			when: noneDue(nil),
 		},
 		{
 			name:    "a line fulfilled on the store is never placed; the rest is",
@@ -1381,4 +1383,15 @@ func TestInvalidFacts(t *testing.T) {
 			wantErr: order.ErrInvalidEvent,
 		},
 	})
+}
+
+// noneDue is a step that fails when any shipment's confirmation is due under
+// settings: the notifier asks the order's state, and must find nothing to send.
+func noneDue(settings *eventsv1.StoreSettings) func(*fixture) ([]*eventsv1.Envelope, error) {
+	return func(f *fixture) ([]*eventsv1.Envelope, error) {
+		if due := f.o.ConfirmationsDue(settings); len(due) > 0 {
+			return nil, fmt.Errorf("confirmations due for %v", due)
+		}
+		return nil, nil
+	}
 }

@@ -1,0 +1,65 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"net"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
+
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/grpcserver"
+	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/services/notifier/internal/app"
+	"github.com/dropsync/dropsync/services/notifier/internal/ledger"
+	"github.com/dropsync/dropsync/services/notifier/internal/ordersclient"
+	"github.com/dropsync/dropsync/services/notifier/internal/ports"
+)
+
+// Name is the service's name in logs, traces and NATS connections.
+const Name = "notifier"
+
+// Run runs the service until ctx ends or a part of it fails, serving gRPC
+// on lis.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	conn, err := natsconn.Open(ctx, cfg.NATS, Name, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return RunOn(ctx, cfg, conn.JS, lis, log)
+}
+
+// RunOn is Run on an open JetStream connection. The health service says
+// SERVING once the streams and the ledger bucket exist; the orders service
+// need not be up (calls that need it answer UNAVAILABLE until it is).
+func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
+	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		return err
+	}
+	led, err := ledger.Open(ctx, js, ledger.Config{Bucket: cfg.Notifier.LedgerBucket, Replicas: cfg.ledgerReplicas()}, log)
+	if err != nil {
+		return err
+	}
+	orders, err := ordersclient.Dial(ordersclient.Config{Addr: cfg.Notifier.OrdersAddr, Timeout: cfg.Notifier.OrdersTimeout})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = orders.Close() }()
+
+	application := app.New(led, orders, bus.NewPublisher(js, bus.PublisherConfig{}), app.Config{}, log)
+	srv := grpcserver.New(log)
+	notifierv1.RegisterShippingConfirmationServiceServer(srv.Server, ports.NewConfirmationService(application, log))
+	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	srv.Health.SetServingStatus(notifierv1.ShippingConfirmationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return application.Republish(ctx, cfg.Notifier.RepublishInterval) })
+	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	log.InfoContext(ctx, "notifier ready", "grpc", lis.Addr().String(), "ledger", cfg.Notifier.LedgerBucket)
+	return g.Wait()
+}
