@@ -58,7 +58,12 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	srv.Health.SetServingStatus(notifierv1.ShippingConfirmationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return application.Republish(ctx, cfg.Notifier.RepublishInterval) })
+	g.Go(func() error {
+		if err := application.Republish(ctx, cfg.Notifier.RepublishInterval); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil // stopping
+	})
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
 	log.InfoContext(ctx, "notifier ready", "grpc", lis.Addr().String(), "ledger", cfg.Notifier.LedgerBucket)
 	return g.Wait()
