@@ -1,0 +1,3 @@
+module github.com/dropsync/dropsync/services/wix
+
+go 1.26.0

@@ -1,0 +1,4 @@
+// Command wix is the wix store connector.
+package main
+
+func main() {}

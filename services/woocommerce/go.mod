@@ -1,0 +1,3 @@
+module github.com/dropsync/dropsync/services/woocommerce
+
+go 1.26.0

@@ -1,0 +1,4 @@
+// Command woocommerce is the woocommerce store connector.
+package main
+
+func main() {}
