@@ -183,7 +183,7 @@ func BenchmarkConsume(b *testing.B) {
 	var n atomic.Int64
 	done := make(chan error, 1)
 	go func() {
-		done <- bus.Consume(cctx, js, bus.ConsumerConfig{Stream: bus.StreamStore, Durable: "bench-bus", Logger: quiet, Prefetch: 500},
+		done <- bus.Consume(cctx, js, bus.ConsumerConfig{Stream: bus.StreamStore, Durable: "bench-bus", Logger: quiet},
 			func(ctx context.Context, m *bus.Message) error {
 				if n.Add(1) == int64(b.N) {
 					cancel()

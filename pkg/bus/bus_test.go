@@ -377,7 +377,10 @@ func TestDeliveryWithoutOutcomeIsDeadLettered(t *testing.T) {
 	p := bus.NewPublisher(js, bus.PublisherConfig{})
 	cfg := fastConfig("crashy")
 	cfg.AckWait = 200 * time.Millisecond
-	stop := consume(t, js, cfg, func(context.Context, *bus.Message) error { return nil })
+	var warm recorder
+	stop := consume(t, js, cfg, warm.handle)
+	publish(t, ctx, p, storeEvent("warm-up", 1))
+	waitFor(t, "warm-up message", func() bool { return warm.count() == 1 })
 	stop()
 
 	// A process that takes the message and dies, MaxDeliver times.
@@ -401,7 +404,7 @@ func TestDeliveryWithoutOutcomeIsDeadLettered(t *testing.T) {
 	if calls.Load() != 0 {
 		t.Errorf("handler called %d times past MaxDeliver", calls.Load())
 	}
-	if want := "no outcome after 3 deliveries (ack wait expired or consumer stopped)"; dl[0].Reason != want || dl[0].Deliveries != 4 {
+	if want := "no outcome after 3 deliveries (ack wait expired or consumer stopped)"; dl[0].Reason != want || dl[0].Deliveries != 4 || dl[0].OriginalSequence != 2 {
 		t.Errorf("reason %q after %d deliveries, want %q after 4", dl[0].Reason, dl[0].Deliveries, want)
 	}
 }
@@ -714,5 +717,29 @@ func TestPermanent(t *testing.T) {
 	}
 	if bus.IsPermanent(base) || bus.Permanent(nil) != nil {
 		t.Error("plain error is permanent, or Permanent(nil) is not nil")
+	}
+}
+
+func TestConsumeReturnsWhenConsumerDeleted(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		done <- bus.Consume(ctx, js, fastConfig("deleted"), func(context.Context, *bus.Message) error { return nil })
+	}()
+	waitFor(t, "consumer created", func() bool {
+		_, err := js.Consumer(ctx, bus.StreamStore, "deleted")
+		return err == nil
+	})
+	if err := js.DeleteConsumer(ctx, bus.StreamStore, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Consume returned nil after its consumer was deleted")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consume still running after its consumer was deleted")
 	}
 }

@@ -268,6 +268,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cfg.jetstreamConfig())
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("consume %s/%s: create consumer: %w", cfg.Stream, cfg.Durable, err)
 	}
 	iter, err := cons.Messages(
@@ -300,7 +303,14 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		wg.Go(func() { c.work(parts[i]) })
 	}
 
+	// A pull on a consumer that is gone gets no answer the iterator reports,
+	// so a watchdog checks every AckWait that the consumer still exists.
+	wctx, stopWatch := context.WithCancel(ctx)
+	var watch sync.WaitGroup
+	watch.Go(func() { c.watch(wctx, cons, iter) })
 	runErr := c.dispatch(ctx, iter, parts)
+	stopWatch()
+	watch.Wait()
 
 	// Stop intake: what was pulled but not started goes back to JetStream
 	// at once rather than after AckWait.
@@ -337,6 +347,27 @@ type consumer struct {
 	prop     propagation.TextMapPropagator
 	log      *slog.Logger
 	stopping atomic.Bool
+	gone     atomic.Pointer[error] // why the watchdog stopped the iterator
+}
+
+// watch stops iter, recording why, when the consumer or its stream no
+// longer exists.
+func (c *consumer) watch(ctx context.Context, cons jetstream.Consumer, iter jetstream.MessagesContext) {
+	t := time.NewTicker(c.cfg.AckWait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, err := cons.Info(ctx)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			c.gone.Store(&err)
+			iter.Stop()
+			return
+		}
+	}
 }
 
 // dispatch pulls messages and hands each to the worker of its order until
@@ -348,7 +379,11 @@ func (c *consumer) dispatch(ctx context.Context, iter jetstream.MessagesContext,
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if gone := c.gone.Load(); gone != nil {
+				return fmt.Errorf("consume %s/%s: %w", c.cfg.Stream, c.cfg.Durable, *gone)
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) ||
+				errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrBadRequest) {
 				return fmt.Errorf("consume %s/%s: %w", c.cfg.Stream, c.cfg.Durable, err)
 			}
 			// Transient: a leadership change, a reconnect. The iterator
@@ -427,7 +462,9 @@ func (c *consumer) process(msg jetstream.Msg) {
 	if m.Deliveries > uint64(c.cfg.MaxDeliver) {
 		// The previous delivery had no outcome: the handler outlived
 		// AckWait, or the process stopped while it ran.
-		c.deadLetter(ctx, log, msg, m, fmt.Sprintf("no outcome after %d deliveries (ack wait expired or consumer stopped)", m.Deliveries-1))
+		reason := fmt.Sprintf("no outcome after %d deliveries (ack wait expired or consumer stopped)", m.Deliveries-1)
+		span.SetStatus(codes.Error, reason)
+		c.deadLetter(ctx, log, msg, m, reason)
 		return
 	}
 	env, err := envelope.Unmarshal(m.Data)

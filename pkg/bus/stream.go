@@ -29,13 +29,9 @@ const (
 	StreamDeadLetter = "DEAD_LETTER"
 )
 
-// Defaults of Config.
-const (
-	// DefaultDuplicateWindow is how long JetStream remembers event ids.
-	DefaultDuplicateWindow = 2 * time.Hour
-	// DefaultDeadLetterMaxAge is how long dead letters are kept.
-	DefaultDeadLetterMaxAge = 365 * 24 * time.Hour
-)
+// DefaultDuplicateWindow is how long JetStream remembers event ids when
+// Config.DuplicateWindow is zero.
+const DefaultDuplicateWindow = 2 * time.Hour
 
 // Config shapes the streams EnsureStreams creates. Durability is not here:
 // the embedded server syncs every write to disk (`sync_interval: always`,
