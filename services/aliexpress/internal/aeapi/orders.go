@@ -1,0 +1,276 @@
+package aeapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Address is a logistics_address. It is customer data: never log it.
+type Address struct {
+	ContactPerson string `json:"contact_person"`
+	FullName      string `json:"full_name"`
+	Address       string `json:"address"`
+	Address2      string `json:"address2,omitempty"`
+	City          string `json:"city"`
+	Province      string `json:"province"`
+	Zip           string `json:"zip"`
+	Country       string `json:"country"`
+	MobileNo      string `json:"mobile_no"`
+	PhoneCountry  string `json:"phone_country"`
+	CPF           string `json:"cpf,omitempty"`
+	TaxNumber     string `json:"tax_number,omitempty"`
+}
+
+// PlaceItem is one product_items entry.
+type PlaceItem struct {
+	ProductID        string
+	Count            int
+	SkuAttr          string
+	LogisticsService string
+	Memo             string
+}
+
+// PlaceRequest is an aliexpress.ds.order.create call.
+type PlaceRequest struct {
+	// OutOrderID is the idempotency handle: the same id places once.
+	OutOrderID string
+	Address    Address
+	Items      []PlaceItem
+	// PayCurrency of ds_extend_request.payment; default USD.
+	PayCurrency string
+}
+
+// PlacedProduct says which AliExpress order holds which item.
+type PlacedProduct struct {
+	OrderID, ProductID, SkuID, SkuAttr string
+	Count                              int
+}
+
+// PlaceResult is ds.order.create's result. When Success is false,
+// ErrorCode and ErrorMsg say why (B_DROPSHIPPER_DELIVERY_ADDRESS_VALIDATE_FAIL, ...).
+type PlaceResult struct {
+	Success             bool
+	OrderIDs            []string
+	Products            []PlacedProduct
+	ErrorCode, ErrorMsg string
+}
+
+// idNumber sends a digit id as a JSON number, as AliExpress expects.
+func idNumber(s string) any {
+	if _, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return json.Number(s)
+	}
+	return s
+}
+
+// CreateOrder places an order: aliexpress.ds.order.create.
+func (c *Client) CreateOrder(ctx context.Context, req PlaceRequest) (*PlaceResult, error) {
+	items := make([]map[string]any, len(req.Items))
+	for i, it := range req.Items {
+		m := map[string]any{"product_id": idNumber(it.ProductID), "product_count": it.Count, "sku_attr": it.SkuAttr,
+			"logistics_service_name": it.LogisticsService}
+		if it.Memo != "" {
+			m["order_memo"] = it.Memo
+		}
+		items[i] = m
+	}
+	param, err := json.Marshal(map[string]any{"out_order_id": req.OutOrderID, "logistics_address": req.Address, "product_items": items})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MethodOrderCreate, err)
+	}
+	cur := req.PayCurrency
+	if cur == "" {
+		cur = "USD"
+	}
+	ext, _ := json.Marshal(map[string]any{"payment": map[string]any{"pay_currency": cur, "try_to_pay": "false"}})
+	body, err := c.call(ctx, MethodOrderCreate, "", url.Values{
+		"param_place_order_request4_open_api_d_t_o": {string(param)},
+		"ds_extend_request":                         {string(ext)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		IsSuccess        any    `json:"is_success"`
+		OrderList        List   `json:"order_list"`
+		OrderProductList List   `json:"order_product_list"`
+		ErrorCode        string `json:"error_code"`
+		ErrorMsg         string `json:"error_msg"`
+	}
+	if err := result(MethodOrderCreate, body, &r); err != nil {
+		return nil, err
+	}
+	out := &PlaceResult{Success: r.IsSuccess == true || r.IsSuccess == "true", ErrorCode: r.ErrorCode, ErrorMsg: r.ErrorMsg}
+	if !out.Success {
+		return out, nil
+	}
+	var ids []ID
+	if err := r.OrderList.Items("number", &ids); err != nil {
+		return nil, malformed(MethodOrderCreate, err.Error())
+	}
+	for _, id := range ids {
+		out.OrderIDs = append(out.OrderIDs, string(id))
+	}
+	var prods []struct {
+		OrderID      ID     `json:"order_id"`
+		ProductID    ID     `json:"product_id"`
+		SkuID        ID     `json:"sku_id"`
+		SkuAttr      string `json:"sku_attr"`
+		ProductCount int    `json:"product_count"`
+	}
+	if err := r.OrderProductList.Items("aeop_order_product", &prods); err != nil {
+		return nil, malformed(MethodOrderCreate, err.Error())
+	}
+	for _, p := range prods {
+		out.Products = append(out.Products, PlacedProduct{OrderID: string(p.OrderID), ProductID: string(p.ProductID), SkuID: string(p.SkuID), SkuAttr: p.SkuAttr, Count: p.ProductCount})
+	}
+	if len(out.OrderIDs) == 0 {
+		return nil, malformed(MethodOrderCreate, "success without order ids")
+	}
+	return out, nil
+}
+
+// Child is a child order: one product of an AliExpress order.
+type Child struct {
+	ProductID, SkuID string
+	Count            int
+	EndReason        string
+}
+
+// Logistics is an order-level tracking number.
+type Logistics struct {
+	LogisticsNo, Service string
+}
+
+// OrderInfo is trade.ds.order.get's result.
+type OrderInfo struct {
+	Status, LogisticsStatus string
+	// Created is gmt_create, read in China Standard Time (UTC+8).
+	Created   time.Time
+	Children  []Child
+	Logistics []Logistics
+}
+
+// Zone is the time zone of AliExpress's gmt_* fields, which carry none.
+var Zone = time.FixedZone("CST", 8*3600)
+
+// GetOrder reads an order: aliexpress.trade.ds.order.get.
+func (c *Client) GetOrder(ctx context.Context, aeOrderID string) (*OrderInfo, error) {
+	q, _ := json.Marshal(map[string]any{"order_id": idNumber(aeOrderID)})
+	body, err := c.call(ctx, MethodOrderGet, "", url.Values{"single_order_query": {string(q)}})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		GMTCreate       string `json:"gmt_create"`
+		OrderStatus     string `json:"order_status"`
+		LogisticsStatus string `json:"logistics_status"`
+		ChildOrderList  List   `json:"child_order_list"`
+		LogisticsList   List   `json:"logistics_info_list"`
+	}
+	if err := result(MethodOrderGet, body, &r); err != nil {
+		return nil, err
+	}
+	if r.OrderStatus == "" {
+		return nil, malformed(MethodOrderGet, "no order_status")
+	}
+	info := &OrderInfo{Status: r.OrderStatus, LogisticsStatus: r.LogisticsStatus}
+	if r.GMTCreate != "" {
+		if t, err := time.ParseInLocation("2006-01-02 15:04:05", r.GMTCreate, Zone); err == nil {
+			info.Created = t
+		}
+	}
+	var kids []struct {
+		ProductID    ID     `json:"product_id"`
+		SkuID        ID     `json:"sku_id"`
+		ProductCount int    `json:"product_count"`
+		EndReason    string `json:"end_reason"`
+	}
+	if err := r.ChildOrderList.Items("aeop_child_order_info", &kids); err != nil {
+		return nil, malformed(MethodOrderGet, err.Error())
+	}
+	for _, k := range kids {
+		info.Children = append(info.Children, Child{ProductID: string(k.ProductID), SkuID: string(k.SkuID), Count: k.ProductCount, EndReason: k.EndReason})
+	}
+	var logs []struct {
+		LogisticsNo      string `json:"logistics_no"`
+		LogisticsService string `json:"logistics_service"`
+	}
+	if err := r.LogisticsList.Items("aeop_order_logistics_info", &logs); err != nil {
+		return nil, malformed(MethodOrderGet, err.Error())
+	}
+	for _, l := range logs {
+		if l.LogisticsNo != "" {
+			info.Logistics = append(info.Logistics, Logistics{LogisticsNo: l.LogisticsNo, Service: l.LogisticsService})
+		}
+	}
+	return info, nil
+}
+
+// PackageItem is a quantity of one product in a package.
+type PackageItem struct {
+	ProductID, SkuID string
+	Count            int
+}
+
+// Package is one parcel of an order, from tracking.get.
+type Package struct {
+	LogisticsNo string
+	// Service is the logistics service code when given, else the carrier name.
+	Service string
+	Carrier string
+	Items   []PackageItem
+}
+
+// Tracking reads an order's parcels: aliexpress.ds.order.tracking.get.
+func (c *Client) Tracking(ctx context.Context, aeOrderID string) ([]Package, error) {
+	body, err := c.call(ctx, MethodTrackingGet, "", url.Values{"ae_order_id": {aeOrderID}, "language": {c.cfg.Language}})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Ret  any `json:"ret"`
+		Data struct {
+			Lines List `json:"tracking_detail_line_list"`
+		} `json:"data"`
+	}
+	if err := result(MethodTrackingGet, body, &r); err != nil {
+		return nil, err
+	}
+	var lines []struct {
+		MailNo           string `json:"mail_no"`
+		CarrierName      string `json:"carrier_name"`
+		LogisticsService string `json:"logistics_service"`
+		PackageItems     List   `json:"package_item_list"`
+	}
+	if err := r.Data.Lines.Items("tracking_detail", &lines); err != nil {
+		return nil, malformed(MethodTrackingGet, err.Error())
+	}
+	var out []Package
+	for _, l := range lines {
+		if l.MailNo == "" {
+			continue
+		}
+		p := Package{LogisticsNo: l.MailNo, Carrier: l.CarrierName, Service: l.LogisticsService}
+		if p.Service == "" {
+			p.Service = l.CarrierName
+		}
+		var items []struct {
+			ItemID   ID  `json:"item_id"`
+			SkuID    ID  `json:"sku_id"`
+			Quantity int `json:"quantity"`
+		}
+		if err := l.PackageItems.Items("package_item", &items); err != nil {
+			return nil, malformed(MethodTrackingGet, err.Error())
+		}
+		for _, it := range items {
+			p.Items = append(p.Items, PackageItem{ProductID: string(it.ItemID), SkuID: string(it.SkuID), Count: it.Quantity})
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

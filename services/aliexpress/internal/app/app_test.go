@@ -1,0 +1,205 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dropsync/dropsync/pkg/aliexpresssim"
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/app"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type rig struct {
+	sim    *aliexpresssim.Sim
+	clock  *aliexpresssim.Clock
+	store  *app.Store
+	placer *app.Placer
+	syncer *app.Syncer
+	budget *app.Budget
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	_, nc := natstest.Connect(tb)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := bus.EnsureStreams(ctx, js, bus.Config{}); err != nil {
+		tb.Fatal(err)
+	}
+	store, err := app.OpenStore(ctx, js, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clock := aliexpresssim.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
+	sim := aliexpresssim.New(aliexpresssim.Config{Now: clock.Now, TokenTTL: 365 * 24 * time.Hour})
+	sim.AddApp("app", "secret")
+	tok, _ := sim.IssueToken("app", "buyer")
+	for i := range 4 {
+		sim.AddProduct(aliexpresssim.Product{ID: fmt.Sprint(1005000 + i), SellerID: fmt.Sprint(9000 + i), ShippingMethods: []string{"CAINIAO_STANDARD"},
+			SKUs: []aliexpresssim.SKU{{ID: fmt.Sprint(120000 + i), Stock: 1 << 30, PriceCents: 100}}})
+	}
+	gw := httptest.NewServer(sim)
+	tb.Cleanup(gw.Close)
+	budget := app.NewBudget(1000, clock.Now)
+	api := aeapi.New(aeapi.Config{BaseURL: gw.URL, AppKey: "app", AppSecret: "secret", AccessToken: tok.AccessToken, Now: clock.Now,
+		HTTP: client.New(client.Config{Logger: quiet}), OnCalls: budget.Add})
+	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	return &rig{
+		sim: sim, clock: clock, store: store, budget: budget,
+		placer: app.NewPlacer(api, store, pub, clock.Now, 5, quiet),
+		syncer: app.NewSyncer(api, store, pub, budget, clock.Now, app.SyncConfig{
+			VisibleAfter: 10 * time.Second, MinRepoll: 15 * time.Minute,
+			Quota: domain.QuotaRule{Daily: 10, Interval: 10 * time.Minute},
+		}, quiet),
+	}
+}
+
+// place places product n for order "shopify:acme:<name>" and returns the
+// AliExpress order id.
+func (r *rig) place(tb testing.TB, name string, n int) int64 {
+	tb.Helper()
+	env := &eventsv1.Envelope{EventId: "cmd-" + name, OrderId: "shopify:acme:" + name,
+		Event: &eventsv1.Envelope_PlacementRequested{PlacementRequested: &eventsv1.PlacementRequested{
+			RequestId: "req-" + name,
+			Items:     []*eventsv1.SupplierItem{{LineItemId: "li-" + name, ProductId: fmt.Sprint(1005000 + n), ShippingMethod: "CAINIAO_STANDARD", Quantity: 1}},
+			ShippingAddress: &eventsv1.Address{FullName: "A B", Address1: "1 St", City: "Lisboa", Province: "Lisboa", Zip: "1100",
+				CountryCode: "PT", Phone: "+351912345678"},
+		}}}
+	if err := r.placer.Handle(context.Background(), &bus.Message{Envelope: env, Deliveries: 1}); err != nil {
+		tb.Fatal(err)
+	}
+	for _, t := range r.store.Open() {
+		if t.OrderID == env.OrderId {
+			id, _ := strconv.ParseInt(t.AEOrderID, 10, 64)
+			return id
+		}
+	}
+	tb.Fatalf("order %s not tracked", name)
+	return 0
+}
+
+// polled lists the AliExpress orders queried since the last reset.
+func (r *rig) polled() []string {
+	var out []string
+	for _, c := range r.sim.Calls() {
+		if c.API == aliexpresssim.MethodOrderGet {
+			out = append(out, c.Params.Get("single_order_query"))
+		}
+	}
+	return out
+}
+
+func TestBudgetGoesToOrdersPaidLongestAgoWithoutTracking(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	unpaid := r.place(t, "unpaid", 0)
+	recent := r.place(t, "recent", 1)
+	oldest := r.place(t, "oldest", 2)
+	middle := r.place(t, "middle", 3)
+	// Payments seen an hour apart: oldest, middle, recent.
+	for _, id := range []int64{oldest, middle, recent} {
+		if err := r.sim.Pay(id); err != nil {
+			t.Fatal(err)
+		}
+		r.clock.Advance(time.Hour)
+		if _, err := r.syncer.SyncAll(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.clock.Advance(time.Hour)
+	r.sim.ResetCalls()
+
+	res, err := r.syncer.PollBudgeted(ctx, 2)
+	if err != nil || res.Polled != 2 {
+		t.Fatalf("PollBudgeted(2) = %+v, %v", res, err)
+	}
+	want := []string{fmt.Sprintf(`{"order_id":%d}`, oldest), fmt.Sprintf(`{"order_id":%d}`, middle)}
+	if got := r.polled(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("with 2 calls polled %v, want the two paid longest ago %v", got, want)
+	}
+
+	// Shipped orders come after paid-without-tracking ones, unpaid last.
+	if err := r.sim.Ship(oldest, "LP1", ""); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Hour)
+	if _, err := r.syncer.PollBudgeted(ctx, 100); err != nil { // learns the tracking
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Hour)
+	r.sim.ResetCalls()
+	if _, err := r.syncer.PollBudgeted(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{fmt.Sprintf(`{"order_id":%d}`, middle), fmt.Sprintf(`{"order_id":%d}`, recent), fmt.Sprintf(`{"order_id":%d}`, oldest), fmt.Sprintf(`{"order_id":%d}`, unpaid)}
+	if got := r.polled(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("order of polls %v, want %v", got, want)
+	}
+	// The shipped order cost two calls (order + tracking): the budget saw them.
+	if used, _ := r.budget.Used(); used < 5 {
+		t.Errorf("budget used %d", used)
+	}
+
+	// Polled a minute ago: not again before MinRepoll.
+	r.clock.Advance(time.Minute)
+	r.sim.ResetCalls()
+	if res, _ := r.syncer.PollBudgeted(ctx, 100); res.Polled != 0 {
+		t.Errorf("polled %d orders within MinRepoll", res.Polled)
+	}
+}
+
+func TestAssignWithoutProductListSingleOrder(t *testing.T) {
+	items := []*eventsv1.SupplierItem{{LineItemId: "a", ProductId: "1", Quantity: 1}, {LineItemId: "b", ProductId: "2", Quantity: 3}}
+	orders, tracked, err := app.Assign(&aeapi.PlaceResult{Success: true, OrderIDs: []string{"81"}}, items)
+	if err != nil || len(orders) != 1 || len(orders[0].GetLines()) != 2 || len(tracked[0].Lines) != 2 {
+		t.Fatalf("%v %v %v", orders, tracked, err)
+	}
+	if _, _, err := app.Assign(&aeapi.PlaceResult{Success: true, OrderIDs: []string{"81", "82"}}, items); err == nil {
+		t.Error("two orders without a product list were assigned")
+	}
+}
+
+func TestAddressSplitsThePhoneNumber(t *testing.T) {
+	for _, tc := range []struct{ country, phone, code, mobile string }{
+		{"PT", "+351 912 345 678", "+351", "912345678"},
+		{"US", "(555) 123-4567", "+1", "5551234567"},
+		{"BR", "0055 11 91234 5678", "+55", "11912345678"},
+	} {
+		a := app.Address(&eventsv1.Address{CountryCode: tc.country, Phone: tc.phone, TaxNumber: "123"})
+		if a.PhoneCountry != tc.code || a.MobileNo != tc.mobile {
+			t.Errorf("%s %q -> %q %q, want %q %q", tc.country, tc.phone, a.PhoneCountry, a.MobileNo, tc.code, tc.mobile)
+		}
+		if tc.country == "BR" && a.CPF != "123" {
+			t.Error("Brazil without CPF")
+		}
+	}
+}
+
+// BenchmarkPlace measures the placement path: a PlacementRequested handled
+// end to end (sign, HTTP to the simulator on loopback, parse, KV write,
+// durable publish).
+func BenchmarkPlace(b *testing.B) {
+	r := newRig(b)
+	b.ResetTimer()
+	for i := range b.N {
+		r.place(b, fmt.Sprint("b", i), i%4)
+	}
+}

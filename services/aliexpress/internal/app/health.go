@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
+)
+
+// Health is the state of the AliExpress connection: healthy until
+// AliExpress refuses the credentials, healthy again after a call
+// succeeds. Each change is logged, and going unhealthy is counted
+// (dropsync.aliexpress.connection.unhealthy). It is safe for concurrent use.
+type Health struct {
+	mu          sync.Mutex
+	now         func() time.Time
+	log         *slog.Logger
+	healthy     bool
+	reason      string
+	changedAt   time.Time
+	lastSuccess time.Time
+	unhealthy   int64
+	counter     metric.Int64Counter
+}
+
+// HealthState is a snapshot of Health.
+type HealthState struct {
+	Healthy                bool
+	Reason                 string
+	ChangedAt, LastSuccess time.Time
+	UnhealthyCount         int64
+}
+
+// NewHealth returns a healthy Health.
+func NewHealth(now func() time.Time, log *slog.Logger) *Health {
+	c, _ := otel.Meter("github.com/dropsync/dropsync/services/aliexpress").Int64Counter(
+		"dropsync.aliexpress.connection.unhealthy",
+		metric.WithDescription("Times the AliExpress connection went unhealthy (credentials refused)"))
+	return &Health{now: now, log: log, healthy: true, changedAt: now(), counter: c}
+}
+
+// Observe is aeapi.Config.OnAuth: nil is a working call, an error a
+// refused credential.
+func (h *Health) Observe(err *aeapi.APIError) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	if err == nil {
+		h.lastSuccess = now
+		if !h.healthy {
+			h.healthy, h.reason, h.changedAt = true, "", now
+			h.log.Info("aliexpress connection healthy again")
+		}
+		return
+	}
+	reason := "AliExpress " + err.Code
+	if err.SubCode != "" {
+		reason += "/" + err.SubCode
+	}
+	if err.Msg != "" {
+		reason += ": " + err.Msg
+	}
+	if h.healthy || h.reason != reason {
+		if h.healthy {
+			h.unhealthy++
+			if h.counter != nil {
+				h.counter.Add(context.Background(), 1)
+			}
+		}
+		h.healthy, h.reason, h.changedAt = false, reason, now
+		h.log.Error("aliexpress connection unhealthy: the credentials were refused; renew the authorization", "reason", reason)
+	}
+}
+
+// State returns a snapshot.
+func (h *Health) State() HealthState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return HealthState{Healthy: h.healthy, Reason: h.reason, ChangedAt: h.changedAt, LastSuccess: h.lastSuccess, UnhealthyCount: h.unhealthy}
+}
+
+// Budget counts the API calls of the day (UTC) against a daily budget. It
+// is kept in memory: after a restart the day's count starts again, which
+// the platform's own quota still bounds.
+type Budget struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	limit int
+	day   string
+	used  int
+}
+
+// NewBudget returns a budget of limit calls a day.
+func NewBudget(limit int, now func() time.Time) *Budget {
+	return &Budget{limit: limit, now: now}
+}
+
+// Add counts n calls (aeapi.Config.OnCalls).
+func (b *Budget) Add(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.roll()
+	b.used += n
+}
+
+func (b *Budget) roll() {
+	if d := b.now().UTC().Format(time.DateOnly); d != b.day {
+		b.day, b.used = d, 0
+	}
+}
+
+// Used returns today's calls and the daily limit.
+func (b *Budget) Used() (used, limit int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.roll()
+	return b.used, b.limit
+}

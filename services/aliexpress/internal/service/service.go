@@ -1,0 +1,153 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/dropsync/dropsync/pkg/aliexpresssim"
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/grpcserver"
+	"github.com/dropsync/dropsync/pkg/natsconn"
+	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/app"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
+	"github.com/dropsync/dropsync/services/aliexpress/internal/ports"
+)
+
+// Name is the service's name in logs, traces and NATS connections.
+const Name = "aliexpress"
+
+// Option adjusts RunOn, for tests.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock makes the connector read time from now (timestamps, budget,
+// quota, visibility), so a test can share a clock with the simulator.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Run runs the service until ctx ends or a part of it fails, serving gRPC
+// on lis.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	conn, err := natsconn.Open(ctx, cfg.NATS, Name, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return RunOn(ctx, cfg, conn.JS, lis, log)
+}
+
+// RunOn is Run on an open JetStream connection.
+func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger, opts ...Option) error {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	a := cfg.AliExpress
+	times, err := domain.ParseSyncTimes(a.SyncTimes)
+	if err != nil {
+		return err
+	}
+	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		return err
+	}
+	store, err := app.OpenStore(ctx, js, cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if a.Simulate {
+		if a, err = startSimulator(ctx, g, a, log); err != nil {
+			return err
+		}
+	}
+
+	health := app.NewHealth(o.now, log)
+	budget := app.NewBudget(a.DailyBudget, o.now)
+	api := aeapi.New(aeapi.Config{
+		BaseURL: a.GatewayURL, AppKey: a.AppKey, AppSecret: string(a.AppSecret),
+		AccessToken: string(a.AccessToken), RefreshToken: string(a.RefreshToken), Now: o.now,
+		HTTP: client.New(client.Config{
+			Limit:          client.PerSecond(a.RateLimit, max(1, a.RateLimit)),
+			MaxAttempts:    a.MaxAttempts,
+			AttemptTimeout: a.CallTimeout,
+			Logger:         log,
+		}),
+		OnCalls: budget.Add,
+		OnAuth:  health.Observe,
+	})
+	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	placer := app.NewPlacer(api, store, pub, o.now, a.MaxDeliver, log)
+	syncer := app.NewSyncer(api, store, pub, budget, o.now, app.SyncConfig{
+		VisibleAfter: a.VisibleAfter, MinRepoll: a.MinRepoll, PollInterval: a.PollInterval, SyncTimes: times,
+		Quota: domain.QuotaRule{Daily: a.ManualSyncsPerDay, Interval: a.ManualSyncInterval},
+	}, log)
+
+	srv := grpcserver.New(log)
+	aliexpressv1.RegisterSupplierSyncServiceServer(srv.Server, ports.NewSyncService(syncer, health, o.now, log))
+	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	srv.Health.SetServingStatus(aliexpressv1.SupplierSyncService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	g.Go(func() error {
+		return ports.ConsumePlacements(ctx, js, bus.ConsumerConfig{
+			Concurrency: a.Concurrency, MaxDeliver: a.MaxDeliver, AckWait: a.AckWait,
+			HandlerTimeout: a.AckWait, Logger: log,
+		}, placer.Handle)
+	})
+	g.Go(func() error { return syncer.RunContinuous(ctx) })
+	g.Go(func() error { return syncer.RunSchedule(ctx) })
+	log.InfoContext(ctx, "aliexpress connector ready", "grpc", lis.Addr().String(), "open_orders", len(store.Open()),
+		"gateway", a.GatewayURL, "daily_budget", a.DailyBudget)
+	return g.Wait()
+}
+
+// startSimulator runs an in-process AliExpress simulator with a demo
+// catalog and points a at it.
+func startSimulator(ctx context.Context, g *errgroup.Group, a AliExpress, log *slog.Logger) (AliExpress, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return a, fmt.Errorf("simulator: %w", err)
+	}
+	sim := aliexpresssim.New(aliexpresssim.Config{})
+	if a.AppKey == "" {
+		a.AppKey = "sim-app"
+	}
+	if a.AppSecret == "" {
+		a.AppSecret = "sim-secret"
+	}
+	sim.AddApp(a.AppKey, string(a.AppSecret))
+	tok, err := sim.IssueToken(a.AppKey, "demo-buyer")
+	if err != nil {
+		return a, err
+	}
+	a.AccessToken, a.RefreshToken = Secret(tok.AccessToken), Secret(tok.RefreshToken)
+	sim.AddProduct(aliexpresssim.Product{ID: "1005001000000001", SellerID: "9001", StoreName: "Demo Mugs", Title: "Mug",
+		SKUs:            []aliexpresssim.SKU{{ID: "12000037255569170", Attr: "14:200013901#White", Stock: 1000, PriceCents: 350}},
+		ShippingMethods: []string{"CAINIAO_STANDARD", "CAINIAO_FULFILLMENT_STD"}})
+	sim.AddProduct(aliexpresssim.Product{ID: "1005001000000002", SellerID: "9002", StoreName: "Demo Tees", Title: "Tee",
+		SKUs:            []aliexpresssim.SKU{{ID: "12000040000000001", Attr: "5:361386", Stock: 1000, PriceCents: 800}},
+		ShippingMethods: []string{"CAINIAO_STANDARD"}})
+	a.GatewayURL = "http://" + lis.Addr().String()
+	log.WarnContext(ctx, "running against the in-process AliExpress simulator", "url", a.GatewayURL, "controls", a.GatewayURL+"/_sim/")
+	g.Go(func() error {
+		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	return a, nil
+}
