@@ -20,7 +20,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/telemetry"
-	"github.com/dropsync/dropsync/services/notifier/internal/service"
+	"github.com/dropsync/dropsync/services/notifier/service"
 )
 
 func main() {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/telemetry"
-	"github.com/dropsync/dropsync/services/orders/internal/service"
+	"github.com/dropsync/dropsync/services/orders/service"
 )
 
 func main() {

@@ -28,7 +28,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
-	"github.com/dropsync/dropsync/services/aliexpress/internal/service"
+	"github.com/dropsync/dropsync/services/aliexpress/service"
 )
 
 const (

@@ -18,7 +18,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
-	"github.com/dropsync/dropsync/services/orders/internal/service"
+	"github.com/dropsync/dropsync/services/orders/service"
 )
 
 // BenchmarkIngest measures the orders service end to end: store events in

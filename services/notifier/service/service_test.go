@@ -34,7 +34,7 @@ import (
 	"github.com/dropsync/dropsync/services/notifier/internal/app"
 	"github.com/dropsync/dropsync/services/notifier/internal/ledger"
 	"github.com/dropsync/dropsync/services/notifier/internal/ports"
-	"github.com/dropsync/dropsync/services/notifier/internal/service"
+	"github.com/dropsync/dropsync/services/notifier/service"
 )
 
 // fakeOrders stands in for the orders service (another module's internal

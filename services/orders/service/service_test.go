@@ -27,7 +27,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/orders/internal/ports"
-	"github.com/dropsync/dropsync/services/orders/internal/service"
+	"github.com/dropsync/dropsync/services/orders/service"
 )
 
 // harness runs the orders service on a real embedded JetStream server and
