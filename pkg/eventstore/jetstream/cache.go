@@ -21,8 +21,8 @@ type tipCache struct {
 	m   map[string]tip
 }
 
-func newTipCache(max int) *tipCache {
-	return &tipCache{max: max, m: make(map[string]tip, min(max, 1024))}
+func newTipCache(maxSize int) *tipCache {
+	return &tipCache{max: maxSize, m: make(map[string]tip, min(max(maxSize, 0), 1024))}
 }
 
 func (c *tipCache) get(stream string) (tip, bool) {
@@ -64,10 +64,4 @@ func (c *tipCache) drop(stream string, t tip) {
 		delete(c.m, stream)
 	}
 	c.mu.Unlock()
-}
-
-func (c *tipCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
 }

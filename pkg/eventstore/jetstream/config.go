@@ -21,8 +21,8 @@ const (
 	// DefaultTipCacheSize is how many streams' last revisions a store
 	// remembers.
 	DefaultTipCacheSize = 100_000
-	// DefaultMaxConcurrentBatches bounds a store's multi-event appends in
-	// flight, below the server's limit of 50 atomic batches per stream.
+	// DefaultMaxConcurrentBatches bounds a store's atomic batches in
+	// flight, below the server's limit of 50 per stream.
 	DefaultMaxConcurrentBatches = 32
 )
 
@@ -55,14 +55,21 @@ type Config struct {
 	// EventStoreDB does), and the order aggregate drops a replayed platform
 	// event anyway (deterministic event ids, state checks). The window only
 	// guards appends at Any and retries of an append in flight. The server
-	// keeps the window's ids in memory (about 150 bytes each), so a day at
-	// 1,000 events/s would hold 86M ids, over 10 GB; ten minutes holds 600k.
+	// keeps the window's ids in memory (of the order of 150 bytes each), so
+	// a day at 1,000 events/s would hold 86M ids, about 13 GB; ten minutes,
+	// 600k ids, about 90 MB.
 	DuplicateWindow time.Duration
 	// TipCacheSize is how many streams' last revision and sequence the store
 	// remembers, so appends need not look them up; DefaultTipCacheSize when
 	// zero, none when negative.
 	TipCacheSize int
-	// MaxConcurrentBatches bounds the multi-event appends in flight;
+	// MaxPackedBytes is the largest multi-event append, in bytes of packed
+	// events, written as one message; larger ones are written as an atomic
+	// batch, which on R1 file storage costs 10 to 40 single appends (the
+	// server stages it in a file store of its own). Zero means the server's
+	// max payload less 4 KiB for headers; negative, never pack (tests).
+	MaxPackedBytes int
+	// MaxConcurrentBatches bounds the atomic batches in flight;
 	// DefaultMaxConcurrentBatches when zero.
 	MaxConcurrentBatches int
 }

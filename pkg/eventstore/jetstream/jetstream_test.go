@@ -3,6 +3,8 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,12 +21,17 @@ import (
 // newStore starts an embedded server (sync always) and returns a store on it.
 func newStore(t testing.TB) (*jetstream.Store, natsjs.JetStream) {
 	t.Helper()
+	return newStoreWith(t, jetstream.Config{})
+}
+
+func newStoreWith(t testing.TB, cfg jetstream.Config) (*jetstream.Store, natsjs.JetStream) {
+	t.Helper()
 	_, nc := natstest.Connect(t)
 	js, err := natsjs.New(nc)
 	if err != nil {
 		t.Fatalf("jetstream: %v", err)
 	}
-	s, err := jetstream.New(context.Background(), js, jetstream.Config{})
+	s, err := jetstream.New(context.Background(), js, cfg)
 	if err != nil {
 		t.Fatalf("new store: %v", err)
 	}
@@ -37,6 +44,81 @@ func TestConformance(t *testing.T) {
 		s, _ := newStore(t)
 		return s
 	})
+}
+
+// TestConformanceAtomicBatches runs the suite with multi-event appends
+// written as atomic batches, as appends too large for one message are.
+func TestConformanceAtomicBatches(t *testing.T) {
+	eventstoretest.Run(t, func(t *testing.T) eventstore.Store {
+		s, _ := newStoreWith(t, jetstream.Config{MaxPackedBytes: -1})
+		return s
+	})
+}
+
+// TestConformanceNoTipCache runs the suite with every append looking the
+// stream's tip up.
+func TestConformanceNoTipCache(t *testing.T) {
+	eventstoretest.Run(t, func(t *testing.T) eventstore.Store {
+		s, _ := newStoreWith(t, jetstream.Config{TipCacheSize: -1})
+		return s
+	})
+}
+
+// TestMultiEventAppendIsOneMessage checks the packing: one message per
+// append, whatever its events, and an oversized append as an atomic batch.
+func TestMultiEventAppendIsOneMessage(t *testing.T) {
+	s, js := newStoreWith(t, jetstream.Config{MaxPackedBytes: 4096})
+	ctx := t.Context()
+	stream := eventstoretest.Prefix() + "packed"
+	msgs := func() uint64 {
+		t.Helper()
+		st, err := js.Stream(ctx, jetstream.DefaultStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().State.Msgs
+	}
+	small := eventstoretest.Events(5, "Small", 100)
+	small[2].ContentType = "application/json"
+	small[3].Data = nil
+	res, err := s.Append(ctx, stream, eventstore.NoStream(), small...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := msgs(); n != 1 {
+		t.Errorf("5 small events took %d messages, want 1", n)
+	}
+	if res.Position.Commit != 1 || res.Position.Prepare != 5 {
+		t.Errorf("last position %s, want 1/5", res.Position)
+	}
+	large := eventstoretest.Events(5, "Large", 1000)
+	if _, err := s.Append(ctx, stream, eventstore.Exact(4), large...); err != nil {
+		t.Fatal(err)
+	}
+	if n := msgs(); n != 6 {
+		t.Errorf("5 large events took %d messages, want 5 (an atomic batch)", n-1)
+	}
+	got, err := eventstoretest.Collect(s.ReadStream(ctx, stream, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(small[3:], large...)
+	if len(got) != len(want) {
+		t.Fatalf("read %d events from 3, want %d", len(got), len(want))
+	}
+	for i, ev := range got {
+		if ev.ID != want[i].ID || ev.Revision != uint64(3+i) || string(ev.Data) != string(want[i].Data) {
+			t.Errorf("event %d: %s@%d, want %s@%d", i, ev.ID, ev.Revision, want[i].ID, 3+i)
+		}
+	}
+	// ReadAll from inside the packed message resumes after that event.
+	all, err := eventstoretest.Collect(s.ReadAll(ctx, got[0].Position, eventstore.Filter{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 6 || all[0].ID != small[4].ID {
+		t.Errorf("read all after %s: %d events starting %v, want 6 starting %s", got[0].Position, len(all), all[0].ID, small[4].ID)
+	}
 }
 
 func TestTipCacheMissAfterRestart(t *testing.T) {
@@ -162,17 +244,25 @@ func TestRetryAtAnyWithinDuplicateWindow(t *testing.T) {
 }
 
 func TestEventIDReusedInAnotherStream(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := t.Context()
-	prefix := eventstoretest.Prefix()
-	ev := eventstoretest.Events(2, "Reused", 8)
-	if _, err := s.Append(ctx, prefix+"a", eventstore.NoStream(), ev...); err != nil {
-		t.Fatal(err)
-	}
-	for _, events := range [][]eventstore.EventData{ev[:1], ev} {
-		if _, err := s.Append(ctx, prefix+"b", eventstore.NoStream(), events...); !errors.Is(err, eventstore.ErrInvalidEvent) {
-			t.Errorf("append of %d ids used in another stream: %v, want ErrInvalidEvent", len(events), err)
-		}
+	for name, cfg := range map[string]jetstream.Config{"packed": {}, "atomic batches": {MaxPackedBytes: -1}} {
+		t.Run(name, func(t *testing.T) {
+			s, _ := newStoreWith(t, cfg)
+			ctx := t.Context()
+			prefix := eventstoretest.Prefix()
+			ev := eventstoretest.Events(2, "Reused", 8)
+			if _, err := s.Append(ctx, prefix+"a", eventstore.NoStream(), ev...); err != nil {
+				t.Fatal(err)
+			}
+			for _, events := range [][]eventstore.EventData{ev[:1], ev} {
+				if _, err := s.Append(ctx, prefix+"b", eventstore.NoStream(), events...); !errors.Is(err, eventstore.ErrInvalidEvent) {
+					t.Errorf("append of %d ids used in another stream: %v, want ErrInvalidEvent", len(events), err)
+				}
+			}
+			// At a revision that does not hold, it is a conflict first.
+			if _, err := s.Append(ctx, prefix+"a", eventstore.Exact(5), ev...); !errors.Is(err, eventstore.ErrConcurrency) {
+				t.Errorf("append at a wrong revision: %v, want ErrConcurrency", err)
+			}
+		})
 	}
 }
 
@@ -262,5 +352,83 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := eventstoretest.Collect(s.ReadStream(t.Context(), "order-1", 0)); err == nil {
 		t.Errorf("read on a closed store succeeded")
+	}
+}
+
+// TestReadAllServerFilter: a prefix filter whose category holds few of the
+// messages is a server-side subject filter; the results are the same.
+func TestReadAllServerFilter(t *testing.T) {
+	s, js := newStore(t)
+	ctx := t.Context()
+	for i := range 9 {
+		if _, err := s.Append(ctx, fmt.Sprintf("other-%d", i), eventstore.NoStream(), eventstoretest.Events(3, "Other", 8)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := eventstoretest.Events(3, "Order", 8)
+	for i, ev := range want {
+		if _, err := s.Append(ctx, "order-1", eventstore.Any(), ev); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	got, err := eventstoretest.Collect(s.ReadAll(ctx, eventstore.Start, eventstore.Filter{StreamPrefix: "order-"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].ID != want[0].ID || got[2].ID != want[2].ID {
+		t.Fatalf("read all order-: %d events, want the 3 of order-1", len(got))
+	}
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan eventstore.RecordedEvent, 10)
+	go func() {
+		for ev, err := range s.Subscribe(sctx, eventstore.Start, eventstore.Filter{StreamPrefix: "order-"}) {
+			if err != nil {
+				close(events)
+				return
+			}
+			events <- ev
+		}
+	}()
+	for i := range 3 {
+		select {
+		case ev := <-events:
+			if ev.ID != want[i].ID {
+				t.Fatalf("subscription event %d: %s, want %s", i, ev.ID, want[i].ID)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("subscription got %d events, want 3", i)
+		}
+	}
+	// The subscription's consumer filters on the category subject.
+	deadline := time.Now().Add(10 * time.Second)
+	for filtered := false; !filtered; {
+		if time.Now().After(deadline) {
+			t.Fatal("no consumer filtered on es.order.>")
+		}
+		st, err := js.Stream(ctx, jetstream.DefaultStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for info := range st.ListConsumers(ctx).Info() {
+			filtered = filtered || info.Config.FilterSubject == "es.order.>" || slices.Contains(info.Config.FilterSubjects, "es.order.>")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := s.Append(ctx, "other-0", eventstore.Exact(2), eventstoretest.Events(1, "Other", 8)...); err != nil {
+		t.Fatal(err)
+	}
+	live := eventstoretest.Events(1, "Order", 8)
+	if _, err := s.Append(ctx, "order-1", eventstore.Exact(2), live...); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.ID != live[0].ID || ev.Stream != "order-1" || ev.Revision != 3 {
+			t.Errorf("subscription got %s %s@%d, want %s order-1@3", ev.ID, ev.Stream, ev.Revision, live[0].ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription got nothing")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dropsync/dropsync/pkg/eventstore"
@@ -51,7 +50,7 @@ type directGetRequest struct {
 // ReadStream yields stream's events from revision from on, in order, or
 // [eventstore.ErrStreamNotFound] when it has none. It pages through the
 // stream's subject with batched direct gets (no consumer to create), up to
-// 1000 events or 1 MiB a page.
+// 1000 messages or 1 MiB a page.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) iter.Seq2[eventstore.RecordedEvent, error] {
 	return func(yield func(eventstore.RecordedEvent, error) bool) {
 		fail := func(err error) { yield(eventstore.RecordedEvent{}, fmt.Errorf("read %s: %w", stream, err)) }
@@ -61,7 +60,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64) iter
 		}
 		subj, err := Subject(s.cfg.SubjectPrefix, stream)
 		if err != nil {
-			fail(fmt.Errorf("%w: %v", eventstore.ErrInvalidEvent, err))
+			fail(fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err))
 			return
 		}
 		for ev, err := range s.readStream(ctx, stream, subj, from) {
@@ -129,20 +128,25 @@ func (s *Store) readStream(ctx context.Context, stream, subj string, from uint64
 						return
 					}
 					ts, _ := time.Parse(time.RFC3339Nano, msg.Header.Get(headerTimeStamp))
-					ev, err := recorded(stream, msg.Header, msg.Data, seq, ts)
+					var stop error
+					ok, err := decode(stream, msg.Header, msg.Data, seq, ts, func(ev eventstore.RecordedEvent) bool {
+						found, start, last = true, seq+1, tip{rev: ev.Revision, seq: seq}
+						if ev.Revision < from {
+							return true
+						}
+						if stop = ctx.Err(); stop != nil {
+							return false
+						}
+						return yield(ev, nil)
+					})
+					if err == nil {
+						err = stop
+					}
 					if err != nil {
 						fail(err)
 						return
 					}
-					found, start, last = true, seq+1, tip{rev: ev.Revision, seq: seq}
-					if ev.Revision < from {
-						continue
-					}
-					if err := ctx.Err(); err != nil {
-						fail(err)
-						return
-					}
-					if !yield(ev, nil) {
+					if !ok {
 						return
 					}
 				case "204": // end of this batch
@@ -168,28 +172,6 @@ func (s *Store) readStream(ctx context.Context, stream, subj string, from uint64
 			s.tips.put(stream, last)
 		}
 	}
-}
-
-// recorded decodes the event in a message of stream at sequence seq.
-func recorded(stream string, h nats.Header, data []byte, seq uint64, created time.Time) (eventstore.RecordedEvent, error) {
-	rev, err := strconv.ParseUint(h.Get(HeaderRevision), 10, 64)
-	if err != nil {
-		return eventstore.RecordedEvent{}, fmt.Errorf("message %d: bad %s header: %w", seq, HeaderRevision, err)
-	}
-	ct := h.Get(HeaderContentType)
-	if ct == "" {
-		ct = DefaultContentType
-	}
-	return eventstore.RecordedEvent{
-		Stream:      stream,
-		Revision:    rev,
-		Position:    position(seq),
-		ID:          h.Get(jetstream.MsgIDHeader),
-		Type:        h.Get(HeaderType),
-		Data:        data,
-		ContentType: ct,
-		Created:     created,
-	}, nil
 }
 
 // ReadAll yields the events of the streams filter keeps, in stream sequence
@@ -228,36 +210,21 @@ func (s *Store) readAll(ctx context.Context, from eventstore.Position, filter ev
 			fail(err)
 			return
 		}
-		// Strictly after from: the event at sequence n is at position n/n.
-		start := from.Commit + 1
-		if from.Prepare < from.Commit {
-			start = from.Commit
-		}
-		var end uint64
-		if !follow {
-			info, err := s.stream.Info(ctx)
-			if err != nil {
-				fail(fmt.Errorf("stream info: %w", err))
-				return
-			}
-			end = info.State.LastSeq
-			if end < start {
-				return
-			}
-		}
-		cons, err := s.js.OrderedConsumer(ctx, s.cfg.Stream, jetstream.OrderedConsumerConfig{
-			FilterSubjects:    []string{filterSubject(s.cfg.SubjectPrefix, filter.StreamPrefix)},
-			DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-			OptStartSeq:       start,
-			InactiveThreshold: consumerInactive,
-		})
+		// Strictly after from: from the message at from.Commit on, as it
+		// may hold several events, skipping events not after from.
+		start := max(from.Commit, 1)
+		info, err := s.stream.Info(ctx)
 		if err != nil {
-			fail(fmt.Errorf("create consumer: %w", err))
+			fail(fmt.Errorf("stream info: %w", err))
 			return
 		}
-		msgs, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(readAllPull, readAllPullBytes))
+		end := info.State.LastSeq
+		if !follow && end < start {
+			return
+		}
+		cons, msgs, err := s.consume(ctx, start, end, filter)
 		if err != nil {
-			fail(fmt.Errorf("consume: %w", err))
+			fail(err)
 			return
 		}
 		defer s.stopConsumer(ctx, cons, msgs)
@@ -286,16 +253,24 @@ func (s *Store) readAll(ctx context.Context, from eventstore.Position, filter ev
 				return
 			}
 			if keep(name, filter) {
-				ev, err := recorded(name, msg.Headers(), msg.Data(), seq, meta.Timestamp)
+				var stop error
+				ok, err := decode(name, msg.Headers(), msg.Data(), seq, meta.Timestamp, func(ev eventstore.RecordedEvent) bool {
+					if !from.Less(ev.Position) {
+						return true
+					}
+					if stop = ctx.Err(); stop != nil {
+						return false
+					}
+					return yield(ev, nil)
+				})
+				if err == nil {
+					err = stop
+				}
 				if err != nil {
 					fail(err)
 					return
 				}
-				if err := ctx.Err(); err != nil {
-					fail(err)
-					return
-				}
-				if !yield(ev, nil) {
+				if !ok {
 					return
 				}
 			}
@@ -306,6 +281,39 @@ func (s *Store) readAll(ctx context.Context, from eventstore.Position, filter ev
 				return
 			}
 		}
+	}
+}
+
+// consume starts an ordered consumer from sequence start on, filtered on
+// filter's category subject if that drops at least half of the messages
+// from start to end; otherwise on all the store's subjects, as the server
+// matches a filtered consumer's subjects at every message, which costs it
+// more than sending the few it would drop (readAll filters by name anyway).
+func (s *Store) consume(ctx context.Context, start, end uint64, filter eventstore.Filter) (jetstream.Consumer, jetstream.MessagesContext, error) {
+	all := s.cfg.SubjectPrefix + ".>"
+	subject := filterSubject(s.cfg.SubjectPrefix, filter.StreamPrefix)
+	for {
+		cons, err := s.js.OrderedConsumer(ctx, s.cfg.Stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects:    []string{subject},
+			DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:       start,
+			InactiveThreshold: consumerInactive,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("create consumer: %w", err)
+		}
+		msgs, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(readAllPull, readAllPullBytes))
+		if err != nil {
+			return nil, nil, fmt.Errorf("consume: %w", err)
+		}
+		if subject == all || end < start {
+			return cons, msgs, nil
+		}
+		if info := cons.CachedInfo(); info == nil || 2*info.NumPending < end-start+1 {
+			return cons, msgs, nil
+		}
+		s.stopConsumer(ctx, cons, msgs)
+		subject = all
 	}
 }
 

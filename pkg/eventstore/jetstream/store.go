@@ -70,7 +70,7 @@ type Store struct {
 	cfg       Config
 	directGet string // subject of direct get requests on the stream
 	tips      *tipCache
-	batches   chan struct{} // semaphore on multi-event appends in flight
+	batches   chan struct{} // semaphore on atomic batches in flight
 	closed    atomic.Bool
 }
 
@@ -138,8 +138,9 @@ func (s *Store) Close() error {
 
 // Append writes events to the end of stream, atomically, if expected holds.
 //
-// A single event is one publish with Nats-Expected-Last-Subject-Sequence;
-// several are one atomic batch with it on the first message. The expected
+// The events are one message (several packed; an atomic batch if too
+// large for one message) published with Nats-Expected-Last-Subject-Sequence.
+// The expected
 // revision becomes an expected subject sequence through the store's cache
 // of stream tips, or a direct get of the subject's last message on a miss.
 // When the server reports a conflict, Append checks whether the events at
@@ -160,7 +161,7 @@ func (s *Store) append(ctx context.Context, stream string, expected eventstore.E
 	}
 	subj, err := Subject(s.cfg.SubjectPrefix, stream)
 	if err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("%w: %v", eventstore.ErrInvalidEvent, err)
+		return eventstore.AppendResult{}, fmt.Errorf("%w: %w", eventstore.ErrInvalidEvent, err)
 	}
 	if err := validate(events); err != nil {
 		return eventstore.AppendResult{}, err
@@ -292,9 +293,9 @@ func (s *Store) lastTip(ctx context.Context, stream, subj string) (tip, bool, er
 	if err != nil {
 		return tip{}, false, fmt.Errorf("get last message: %w", err)
 	}
-	rev, err := strconv.ParseUint(m.Header.Get(HeaderRevision), 10, 64)
+	rev, err := lastRevision(m.Header)
 	if err != nil {
-		return tip{}, false, fmt.Errorf("message %d: bad %s header: %w", m.Sequence, HeaderRevision, err)
+		return tip{}, false, fmt.Errorf("message %d: %w", m.Sequence, err)
 	}
 	t := tip{rev: rev, seq: m.Sequence}
 	s.tips.put(stream, t)
@@ -309,30 +310,48 @@ func (t tip) firstRevision() uint64 {
 	return t.rev + 1
 }
 
-// publish writes events after tip t of stream, a single event with a plain
-// publish, several with an atomic batch.
+// publish writes events after tip t of stream: a single event with a plain
+// publish, several packed into one message, or, when too large for one
+// message, in an atomic batch.
 func (s *Store) publish(ctx context.Context, stream, subj string, t tip, events []eventstore.EventData) (eventstore.AppendResult, error) {
 	first := t.firstRevision()
 	var (
 		ack *jetstream.PubAck
 		err error
 	)
-	if len(events) == 1 {
+	n := uint64(len(events))
+	pos := func(seq uint64) eventstore.Position { return eventstore.Position{Commit: seq, Prepare: seq} }
+	switch {
+	case n == 1 || packedSize(events) <= s.maxPacked():
 		m := message(subj, first, events[0])
+		if n > 1 {
+			m = packed(subj, first, events)
+			pos = func(seq uint64) eventstore.Position { return eventstore.Position{Commit: seq, Prepare: seq + n - 1} }
+		}
 		m.Header[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(t.seq, 10)}
 		ack, err = s.js.PublishMsg(ctx, m)
 		if err == nil && ack.Duplicate {
-			return s.duplicateAt(ctx, stream, subj, ack.Sequence, events[0].ID)
+			return s.duplicateAt(ctx, stream, subj, ack.Sequence, events)
 		}
-	} else {
+	default:
 		ack, err = s.publishBatch(ctx, subj, first, t.seq, events)
 	}
 	if err != nil {
 		return eventstore.AppendResult{}, classify(err)
 	}
-	last := tip{rev: first + uint64(len(events)) - 1, seq: ack.Sequence}
+	last := tip{rev: first + n - 1, seq: ack.Sequence}
 	s.tips.put(stream, last)
-	return eventstore.AppendResult{NextExpected: last.rev, Position: position(last.seq)}, nil
+	return eventstore.AppendResult{NextExpected: last.rev, Position: pos(last.seq)}, nil
+}
+
+// maxPacked is the largest payload of packed events the store publishes as
+// one message.
+func (s *Store) maxPacked() int {
+	if s.cfg.MaxPackedBytes != 0 {
+		return s.cfg.MaxPackedBytes
+	}
+	// Leave room for the headers.
+	return int(s.nc.MaxPayload()) - 4096
 }
 
 // publishBatch publishes events as one atomic batch: every message but the
@@ -383,18 +402,6 @@ func (s *Store) publishBatch(ctx context.Context, subj string, first, expectSeq 
 	}
 }
 
-// message is the NATS message of event ev at revision rev of subj.
-func message(subj string, rev uint64, ev eventstore.EventData) *nats.Msg {
-	h := make(nats.Header, 8)
-	h[jetstream.MsgIDHeader] = []string{ev.ID}
-	h[HeaderRevision] = []string{strconv.FormatUint(rev, 10)}
-	h[HeaderType] = []string{ev.Type}
-	if ev.ContentType != "" && ev.ContentType != DefaultContentType {
-		h[HeaderContentType] = []string{ev.ContentType}
-	}
-	return &nats.Msg{Subject: subj, Header: h, Data: ev.Data}
-}
-
 func apiCode(err error) jetstream.ErrorCode {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
@@ -414,22 +421,37 @@ func classify(err error) error {
 	return err
 }
 
-// duplicateAt handles a duplicate ack: event id is already at sequence seq.
-// If that is in stream, the append is a retry and succeeds with the
-// original revision.
-func (s *Store) duplicateAt(ctx context.Context, stream, subj string, seq uint64, id string) (eventstore.AppendResult, error) {
+// duplicateAt handles a duplicate ack: the first event's id is already at
+// sequence seq. If that message is in stream and holds these events, the
+// append is a retry and succeeds with the original revisions.
+func (s *Store) duplicateAt(ctx context.Context, stream, subj string, seq uint64, events []eventstore.EventData) (eventstore.AppendResult, error) {
 	m, err := s.stream.GetMsg(ctx, seq)
 	if err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("get duplicate of %s at %d: %w", id, seq, err)
+		return eventstore.AppendResult{}, fmt.Errorf("get duplicate of %s at %d: %w", events[0].ID, seq, err)
 	}
-	if m.Subject != subj || m.Header.Get(jetstream.MsgIDHeader) != id {
-		return eventstore.AppendResult{}, fmt.Errorf("%w: event id %s already appended to another stream", eventstore.ErrInvalidEvent, id)
+	var (
+		res eventstore.AppendResult
+		i   int
+	)
+	same := m.Subject == subj
+	if same {
+		_, err = decode(stream, m.Header, m.Data, seq, m.Time, func(ev eventstore.RecordedEvent) bool {
+			if i >= len(events) || ev.ID != events[i].ID {
+				same = false
+				return false
+			}
+			i++
+			res = eventstore.AppendResult{NextExpected: ev.Revision, Position: ev.Position}
+			return true
+		})
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
 	}
-	rev, err := strconv.ParseUint(m.Header.Get(HeaderRevision), 10, 64)
-	if err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("message %d: bad %s header: %w", seq, HeaderRevision, err)
+	if !same || i != len(events) {
+		return eventstore.AppendResult{}, fmt.Errorf("%w: event id %s already used by another append", eventstore.ErrInvalidEvent, events[0].ID)
 	}
-	return eventstore.AppendResult{NextExpected: rev, Position: position(seq)}, nil
+	return res, nil
 }
 
 // retried decides an append the server refused (cause: errConflict,
@@ -451,16 +473,29 @@ func (s *Store) retried(ctx context.Context, stream, subj string, expected event
 		return res, nil
 	}
 	if errors.Is(cause, errDuplicate) {
-		t, found, err := s.lastTip(ctx, stream, subj)
+		// Not a retry. If expected holds, the server refused the ids: they
+		// belong to another append.
+		holds, err := s.holds(ctx, stream, subj, expected)
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
-		rev, exact := expected.Revision()
-		if !(expected.IsNoStream() && found) && !(exact && (!found || t.rev != rev)) {
+		if holds {
 			return eventstore.AppendResult{}, fmt.Errorf("%w: event ids already used by another append", eventstore.ErrInvalidEvent)
 		}
 	}
 	return eventstore.AppendResult{}, fmt.Errorf("%w: expected %s", eventstore.ErrConcurrency, expected)
+}
+
+// holds reports whether stream is in the state expected requires.
+func (s *Store) holds(ctx context.Context, stream, subj string, expected eventstore.ExpectedRevision) (bool, error) {
+	t, found, err := s.lastTip(ctx, stream, subj)
+	if err != nil {
+		return false, err
+	}
+	if rev, exact := expected.Revision(); exact {
+		return found && t.rev == rev, nil
+	}
+	return !expected.IsNoStream() || !found, nil
 }
 
 // findAppended looks for events in stream, in order, starting at revision
@@ -485,8 +520,4 @@ func (s *Store) findAppended(ctx context.Context, stream, subj string, from uint
 		}
 	}
 	return eventstore.AppendResult{}, false, nil
-}
-
-func position(seq uint64) eventstore.Position {
-	return eventstore.Position{Commit: seq, Prepare: seq}
 }
