@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dropsync/dropsync/pkg/eventstore"
@@ -89,8 +90,12 @@ func (s *Store) readStream(ctx context.Context, stream, subj string, from uint64
 		if t, ok := s.tips.get(stream); ok && t.rev <= from {
 			start = t.seq
 		}
+		// One page's replies (at most readPage messages and the end-of-batch
+		// status) fit the channel, so none is dropped; a SubscribeSync would
+		// allocate the connection's default 64k-slot channel on every read.
 		inbox := s.nc.NewInbox()
-		sub, err := s.nc.SubscribeSync(inbox)
+		replies := make(chan *nats.Msg, readPage+2)
+		sub, err := s.nc.ChanSubscribe(inbox, replies)
 		if err != nil {
 			fail(fmt.Errorf("subscribe: %w", err))
 			return
@@ -112,12 +117,11 @@ func (s *Store) readStream(ctx context.Context, stream, subj string, from uint64
 			more := false
 		page:
 			for {
-				msg, err := sub.NextMsgWithContext(ctx)
-				if err != nil {
-					if ctx.Err() != nil {
-						err = ctx.Err()
-					}
-					fail(err)
+				var msg *nats.Msg
+				select {
+				case msg = <-replies:
+				case <-ctx.Done():
+					fail(ctx.Err())
 					return
 				}
 				switch status := msg.Header.Get(headerStatus); status {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/eventstore"
+	jsstore "github.com/dropsync/dropsync/pkg/eventstore/jetstream"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/orders/service"
 )
@@ -153,9 +155,23 @@ func benchIngest(b *testing.B) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
+	// Every fact was appended with what the aggregate decided from it.
+	store, err := jsstore.New(context.Background(), js, jsstore.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	appended := 0
+	for _, err := range store.ReadAll(context.Background(), eventstore.Start, eventstore.Filter{StreamPrefix: "order-"}) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		appended++
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "facts/s")
+	b.ReportMetric(float64(appended)/elapsed.Seconds(), "appended-events/s")
 }
