@@ -148,11 +148,16 @@ func (o *Order) place(cmd PlaceCommand, c Context, retryOnly bool) ([]*eventsv1.
 			},
 		}}})
 	} else {
+		key := cmd.RequestID
+		if o.uncertainKey != "" {
+			key = o.uncertainKey
+		}
 		d.emit("PlacementRequested", &eventsv1.Envelope{Event: &eventsv1.Envelope_PlacementRequested{PlacementRequested: &eventsv1.PlacementRequested{
 			RequestId:       cmd.RequestID,
 			Items:           items,
 			ShippingAddress: clone(o.address),
 			Retry:           o.retrying(),
+			PlacementKey:    key,
 		}}})
 	}
 	d.decide()

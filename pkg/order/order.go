@@ -46,6 +46,11 @@ type Order struct {
 
 	// Placement.
 	inFlight   string // request id of the unanswered placement
+	lastKey    string // placement key of the last placement requested
+	// uncertainKey is the placement key of an attempt that failed in a way
+	// that may have placed the order at the supplier (a retryable failure);
+	// the next placement reuses it. Cleared by a definite answer.
+	uncertainKey string
 	lastReq    string // latest placement request id
 	failure    *eventsv1.FailureReason
 	failureReq string
@@ -202,6 +207,10 @@ func (o *Order) Apply(e *eventsv1.Envelope) {
 			if o.failure == nil {
 				o.failure = &eventsv1.FailureReason{Code: "SUPPLIER_ERROR"}
 			}
+			o.uncertainKey = ""
+			if o.failure.GetRetryable() {
+				o.uncertainKey = o.lastKey
+			}
 		}
 	case *eventsv1.Envelope_SupplierOrderPaid:
 		so := o.supplierOrder(ev.SupplierOrderPaid.GetSupplierOrderId())
@@ -232,6 +241,10 @@ func (o *Order) Apply(e *eventsv1.Envelope) {
 	case *eventsv1.Envelope_PlacementRequested:
 		r := ev.PlacementRequested.GetRequestId()
 		o.inFlight, o.lastReq = r, r
+		o.lastKey = ev.PlacementRequested.GetPlacementKey()
+		if o.lastKey == "" {
+			o.lastKey = r
+		}
 		o.record(r, CommandPlace, nil)
 	case *eventsv1.Envelope_PlacementRejected:
 		r := ev.PlacementRejected
@@ -496,6 +509,7 @@ func (o *Order) supplierPlaced(p *eventsv1.SupplierOrderPlaced) {
 	if r == o.inFlight {
 		o.inFlight = ""
 	}
+	o.uncertainKey = ""
 	if o.failure != nil && r != o.failureReq {
 		o.failure, o.failureReq = nil, ""
 	}

@@ -179,9 +179,17 @@ var items = []*eventsv1.SupplierItem{
 // re-publications of the same request).
 func (h *harness) place(orderID, requestID, eventID string, its []*eventsv1.SupplierItem) {
 	h.t.Helper()
+	h.placeKeyed(orderID, requestID, "", eventID, its)
+}
+
+// placeKeyed publishes a PlacementRequested with a placement key.
+func (h *harness) placeKeyed(orderID, requestID, key, eventID string, its []*eventsv1.SupplierItem) {
+	h.t.Helper()
 	env := &eventsv1.Envelope{
 		EventId: eventID, OrderId: orderID, CorrelationId: "corr-" + requestID,
-		Event: &eventsv1.Envelope_PlacementRequested{PlacementRequested: &eventsv1.PlacementRequested{RequestId: requestID, Items: its, ShippingAddress: address}},
+		Event: &eventsv1.Envelope_PlacementRequested{PlacementRequested: &eventsv1.PlacementRequested{
+			RequestId: requestID, PlacementKey: key, Items: its, ShippingAddress: address,
+		}},
 	}
 	subject, err := bus.SubjectFor(env)
 	if err != nil {
@@ -348,6 +356,26 @@ func TestRedeliveredPlacementPlacesOnce(t *testing.T) {
 	}
 	if n := len(h.of("shopify:acme:1002", "SupplierOrderPlaced")); n != 1 {
 		t.Errorf("%d SupplierOrderPlaced on the stream, want 1 (same event id)", n)
+	}
+}
+
+// TestRetryAfterUncertainFailurePlacesOnce: the aggregate's retry after an
+// uncertain failure is a new request with the first attempt's placement key;
+// the out_order_id is the same, so AliExpress returns the order it already
+// holds instead of placing a second one.
+func TestRetryAfterUncertainFailurePlacesOnce(t *testing.T) {
+	h := newHarness(t)
+	h.placeKeyed("shopify:acme:1009", "req-a", "req-a", "cmd-a", items)
+	h.waitFor("shopify:acme:1009", "SupplierOrderPlaced", 1)
+	h.placeKeyed("shopify:acme:1009", "req-b", "req-a", "cmd-b", items)
+	h.waitFor("shopify:acme:1009", "SupplierOrderPlaced", 2)
+	if n := len(h.sim.Orders()); n != 2 {
+		t.Fatalf("the simulator holds %d orders, want 2 (one placement, two sellers)", n)
+	}
+	placed := h.of("shopify:acme:1009", "SupplierOrderPlaced")
+	a, b := placed[0].GetSupplierOrderPlaced(), placed[1].GetSupplierOrderPlaced()
+	if b.GetRequestId() != "req-b" || a.GetOrders()[0].GetSupplierOrderId() != b.GetOrders()[0].GetSupplierOrderId() {
+		t.Fatalf("retry answered %v, want req-b with the orders of %v", b, a)
 	}
 }
 

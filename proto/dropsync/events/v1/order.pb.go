@@ -165,7 +165,15 @@ type PlacementRequested struct {
 	Items           []*SupplierItem        `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
 	ShippingAddress *Address               `protobuf:"bytes,3,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// Whether this placement retries a failed or canceled one.
-	Retry         bool `protobuf:"varint,4,opt,name=retry,proto3" json:"retry,omitempty"`
+	Retry bool `protobuf:"varint,4,opt,name=retry,proto3" json:"retry,omitempty"`
+	// The supplier's idempotency handle for this placement (AliExpress's
+	// out_order_id is derived from it with the order id). A retry after an
+	// uncertain failure (retryable: the supplier may have placed the order
+	// before the answer was lost) keeps the key of that attempt, so the
+	// supplier returns the order it placed instead of placing a second one.
+	// Otherwise it is the request id. Empty in events recorded before it
+	// existed: use request_id.
+	PlacementKey  string `protobuf:"bytes,5,opt,name=placement_key,json=placementKey,proto3" json:"placement_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -226,6 +234,13 @@ func (x *PlacementRequested) GetRetry() bool {
 		return x.Retry
 	}
 	return false
+}
+
+func (x *PlacementRequested) GetPlacementKey() string {
+	if x != nil {
+		return x.PlacementKey
+	}
+	return ""
 }
 
 // PlacementRejected: dropsync itself refused to place (e.g. SKU_NOT_MAPPED).
@@ -1136,13 +1151,14 @@ const file_dropsync_events_v1_order_proto_rawDesc = "" +
 	"product_id\x18\x02 \x01(\tR\tproductId\x12\x19\n" +
 	"\bsku_attr\x18\x03 \x01(\tR\askuAttr\x12'\n" +
 	"\x0fshipping_method\x18\x04 \x01(\tR\x0eshippingMethod\x12\x1a\n" +
-	"\bquantity\x18\x05 \x01(\x05R\bquantity\"\xc9\x01\n" +
+	"\bquantity\x18\x05 \x01(\x05R\bquantity\"\xee\x01\n" +
 	"\x12PlacementRequested\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x126\n" +
 	"\x05items\x18\x02 \x03(\v2 .dropsync.events.v1.SupplierItemR\x05items\x12F\n" +
 	"\x10shipping_address\x18\x03 \x01(\v2\x1b.dropsync.events.v1.AddressR\x0fshippingAddress\x12\x14\n" +
-	"\x05retry\x18\x04 \x01(\bR\x05retry\"m\n" +
+	"\x05retry\x18\x04 \x01(\bR\x05retry\x12#\n" +
+	"\rplacement_key\x18\x05 \x01(\tR\fplacementKey\"m\n" +
 	"\x11PlacementRejected\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x129\n" +

@@ -42,9 +42,10 @@ func NewPlacer(api *aeapi.Client, store *Store, pub Publisher, now func() time.T
 }
 
 // OutOrderID is the out_order_id of a placement: derived from the order id
-// and the request id, so a redelivered command places nothing twice.
-func OutOrderID(orderID, requestID string) string {
-	return strings.ReplaceAll(envelope.ID("aliexpress", "out_order_id", orderID, requestID), "-", "")
+// and the placement key (see placementKey), so a redelivered command, or a
+// retry after an uncertain failure, places nothing twice.
+func OutOrderID(orderID, key string) string {
+	return strings.ReplaceAll(envelope.ID("aliexpress", "out_order_id", orderID, key), "-", "")
 }
 
 // Handle is the bus handler of PlacementRequested. It is idempotent: the
@@ -66,7 +67,7 @@ func (p *Placer) Handle(ctx context.Context, m *bus.Message) error {
 		items[i] = aeapi.PlaceItem{ProductID: it.GetProductId(), Count: int(it.GetQuantity()), SkuAttr: it.GetSkuAttr(), LogisticsService: it.GetShippingMethod()}
 	}
 	res, err := p.api.CreateOrder(ctx, aeapi.PlaceRequest{
-		OutOrderID: OutOrderID(orderID, req.GetRequestId()),
+		OutOrderID: OutOrderID(orderID, placementKey(req)),
 		Address:    Address(req.GetShippingAddress()),
 		Items:      items,
 	})
@@ -254,4 +255,14 @@ func Address(a *eventsv1.Address) aeapi.Address {
 		out.CPF = a.GetTaxNumber()
 	}
 	return out
+}
+
+// placementKey is the idempotency key of a placement: the aggregate keeps
+// it across a retry after an uncertain failure, so the retry gets the same
+// out_order_id and AliExpress returns the order it may already have placed.
+func placementKey(req *eventsv1.PlacementRequested) string {
+	if k := req.GetPlacementKey(); k != "" {
+		return k
+	}
+	return req.GetRequestId()
 }
