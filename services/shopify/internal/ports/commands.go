@@ -1,0 +1,364 @@
+package ports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/order"
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
+	"github.com/dropsync/dropsync/services/shopify/internal/domain"
+	"github.com/dropsync/dropsync/services/shopify/internal/stores"
+)
+
+// CommandsDurable is the durable consumer of the order events addressed to
+// Shopify stores. JetStream keeps the connector's position under this
+// name: renaming it replays every command ever sent (harmless, handlers
+// are idempotent, but slow).
+const CommandsDurable = "shopify-commands"
+
+// CommandFilters are the order events the connector carries out.
+func CommandFilters() []string {
+	return []string{
+		bus.OrderFilter(order.WordShopify, "FulfillmentRequested"),
+		bus.OrderFilter(order.WordShopify, "TrackingUpdateRequested"),
+		bus.OrderFilter(order.WordShopify, "ResyncRequested"),
+	}
+}
+
+// Failure codes of FulfillmentFailed.
+const (
+	CodeStoreRejected    = "STORE_REJECTED"
+	CodeOrderCanceled    = "STORE_ORDER_CANCELED"
+	CodeNothingToFulfil  = "NOTHING_TO_FULFILL"
+	CodeOrderNotFound    = "STORE_ORDER_NOT_FOUND"
+	CodeStoreUnavailable = "STORE_UNAVAILABLE"
+	CodeStoreError       = "STORE_ERROR"
+)
+
+// Admin is the Shopify Admin API as the commands use it.
+type Admin interface {
+	FulfilmentState(ctx context.Context, s *stores.Store, orderID string) (domain.FulfilmentState, error)
+	CreateFulfillment(ctx context.Context, s *stores.Store, alloc []domain.Allocation, tracking domain.TrackingInput, notify bool) (string, error)
+	UpdateTracking(ctx context.Context, s *stores.Store, fulfillmentID string, tracking domain.TrackingInput, notify bool) error
+	Order(ctx context.Context, s *stores.Store, orderID string) (domain.Order, error)
+}
+
+// Settings gives a store's settings (carrier mapping).
+type Settings interface {
+	StoreSettings(ctx context.Context, storeKey string) (*eventsv1.StoreSettings, error)
+}
+
+// Confirmations asks the notifier, once per shipment and idempotently,
+// whether the customer is to be told: the same shipment always gets the
+// same decision, so a retried command sets the same notify flag.
+type Confirmations interface {
+	Issue(ctx context.Context, orderID, shipmentID, storeKey, requestID string) (domain.Decision, error)
+}
+
+// Publisher stores events; *bus.Publisher is one.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
+}
+
+// CommandsConfig configures Commands.
+type CommandsConfig struct {
+	// TrackingURLTemplate makes tracking URLs for companies Shopify does not
+	// know; default domain.DefaultTrackingURL.
+	TrackingURLTemplate string
+	// Rounds bounds read-then-create rounds in one delivery when Shopify
+	// fails transiently; then the delivery fails and the bus redelivers it
+	// later. Default 4.
+	Rounds int
+	// Backoff is the base wait between rounds (full jitter, doubling).
+	// Default 200ms.
+	Backoff time.Duration
+	// MaxDeliver is the consumer's MaxDeliver: on the last delivery a
+	// transient failure is also published as FulfillmentFailed, so the
+	// merchant sees it.
+	MaxDeliver int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Commands carries out the order events addressed to Shopify stores. Every
+// handler is idempotent: a command delivered twice, or again after a crash
+// at any point, changes Shopify once.
+type Commands struct {
+	Stores        *stores.Registry
+	Admin         Admin
+	Settings      Settings
+	Confirmations Confirmations
+	Publisher     Publisher
+	Log           *slog.Logger
+	Config        CommandsConfig
+}
+
+func (c *Commands) cfg() CommandsConfig {
+	cfg := c.Config
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 4
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 200 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+// Handle is the bus.Handler of the commands consumer.
+func (c *Commands) Handle(ctx context.Context, m *bus.Message) error {
+	env := m.Envelope
+	id, err := order.ParseID(env.GetOrderId())
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	st, err := c.Stores.BySlug(id.Store)
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("%s for %s: %w", m.EventType(), id, err))
+	}
+	switch ev := env.GetEvent().(type) {
+	case *eventsv1.Envelope_FulfillmentRequested:
+		return c.fulfil(ctx, m, st, id, ev.FulfillmentRequested)
+	case *eventsv1.Envelope_TrackingUpdateRequested:
+		return c.updateTracking(ctx, st, id, ev.TrackingUpdateRequested)
+	case *eventsv1.Envelope_ResyncRequested:
+		return c.reread(ctx, m, st, id, ev.ResyncRequested)
+	}
+	return nil // another order event the filter let through: nothing to do
+}
+
+// fulfil carries out a FulfillmentRequested. Before creating, it reads the
+// order's fulfilments: one carrying the shipment's tracking number is the
+// one an earlier attempt created (the answer was lost, or the connector
+// stopped before acking), and it is reported instead of created again.
+func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, req *eventsv1.FulfillmentRequested) error {
+	cfg := c.cfg()
+	log := c.Log.With("order", id.String(), "shipment", req.GetShipmentId())
+	settings, err := c.Settings.StoreSettings(ctx, id.StoreKey())
+	if err != nil {
+		return fmt.Errorf("store settings %s: %w", id.StoreKey(), err)
+	}
+	tracking := domain.TrackingFor(req.GetTracking(), settings.GetCarrierMapping(), cfg.TrackingURLTemplate)
+	decision := domain.Decision(0)
+	decide := func() error {
+		if decision != 0 {
+			return nil
+		}
+		d, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), id.StoreKey(), m.Envelope.GetEventId())
+		if err != nil {
+			return fmt.Errorf("shipping confirmation decision: %w", err)
+		}
+		decision = d
+		return nil
+	}
+
+	var last error
+	for round := 1; round <= cfg.Rounds; round++ {
+		state, err := c.Admin.FulfilmentState(ctx, st, id.StoreOrderID)
+		if err != nil {
+			if permanent(err) {
+				return c.failed(ctx, m, st, id, req.GetShipmentId(), codeOf(err), err.Error(), false, err)
+			}
+			last = err
+			if !c.wait(ctx, round, err) {
+				break
+			}
+			continue
+		}
+		if f, ok := domain.Existing(state.Fulfillments, tracking.Numbers); ok {
+			if err := decide(); err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "fulfilment already on shopify", "fulfillment", f.ID)
+			return c.pushed(ctx, m, st, id, req.GetShipmentId(), f.ID, decision == domain.Notify)
+		}
+		if state.Cancelled {
+			return c.failed(ctx, m, st, id, req.GetShipmentId(), CodeOrderCanceled, "the order is cancelled on Shopify", false, nil)
+		}
+		alloc, short := domain.Allocate(state.FulfillmentOrders, req.GetLines())
+		if len(alloc) == 0 {
+			return c.failed(ctx, m, st, id, req.GetShipmentId(), CodeNothingToFulfil,
+				"no requested line is left to fulfil on Shopify (fulfilled, refunded or removed there)", false, nil)
+		}
+		if len(short) > 0 {
+			log.WarnContext(ctx, "fulfilling fewer items than requested: the rest is no longer open on shopify", "short_lines", len(short))
+		}
+		if err := decide(); err != nil {
+			return err
+		}
+		if decision == domain.NotSynced {
+			log.InfoContext(ctx, "not fulfilled: dropsync no longer syncs this order")
+			return nil
+		}
+		fid, err := c.Admin.CreateFulfillment(ctx, st, alloc, tracking, decision == domain.Notify)
+		if err == nil {
+			log.InfoContext(ctx, "fulfilled on shopify", "fulfillment", fid, "notify", decision == domain.Notify)
+			return c.pushed(ctx, m, st, id, req.GetShipmentId(), fid, decision == domain.Notify)
+		}
+		if permanent(err) {
+			return c.failed(ctx, m, st, id, req.GetShipmentId(), codeOf(err), err.Error(), false, err)
+		}
+		// Transient: the fulfilment may or may not exist now. Read again
+		// before deciding anything.
+		last = err
+		log.DebugContext(ctx, "fulfillmentCreate failed, reading again", "round", round, "err", err)
+		if !c.wait(ctx, round, err) {
+			break
+		}
+	}
+	if cfg.MaxDeliver > 0 && m.Deliveries >= uint64(cfg.MaxDeliver) && last != nil {
+		return c.failed(ctx, m, st, id, req.GetShipmentId(), CodeStoreUnavailable, last.Error(), true, last)
+	}
+	return last
+}
+
+// permanent reports whether retrying err cannot help.
+func permanent(err error) bool {
+	return errors.Is(err, domain.ErrRefused) || errors.Is(err, domain.ErrAPI) || errors.Is(err, domain.ErrNotFound) ||
+		errors.Is(err, domain.ErrTooLarge) || client.IsPermanent(err)
+}
+
+// codeOf is the FulfillmentFailed code of a permanent error.
+func codeOf(err error) string {
+	switch {
+	case errors.Is(err, domain.ErrRefused):
+		return CodeStoreRejected
+	case errors.Is(err, domain.ErrNotFound):
+		return CodeOrderNotFound
+	}
+	return CodeStoreError
+}
+
+// wait sleeps before the next round: what Shopify asked for (Retry-After,
+// the cost bucket's refill), or a jittered backoff. It returns false when
+// ctx ends.
+func (c *Commands) wait(ctx context.Context, round int, err error) bool {
+	cfg := c.cfg()
+	d := time.Duration(rand.Float64() * float64(cfg.Backoff<<min(round-1, 6)))
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.RetryAfter > d {
+		d = ce.RetryAfter
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// event fills a new envelope caused by the command m.
+func (c *Commands) event(m *bus.Message, st *stores.Store, id order.ID, eventID string) *eventsv1.Envelope {
+	now := c.cfg().Now()
+	corr := m.Envelope.GetCorrelationId()
+	if corr == "" {
+		corr = m.Envelope.GetEventId()
+	}
+	return &eventsv1.Envelope{
+		EventId:       eventID,
+		OrderId:       id.String(),
+		OccurredAt:    timestamppb.New(now),
+		RecordedAt:    timestamppb.New(now),
+		CausationId:   m.Envelope.GetEventId(),
+		CorrelationId: corr,
+		Source:        &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_SHOPIFY, StoreId: st.Slug, Service: domain.Service},
+	}
+}
+
+func (c *Commands) publish(ctx context.Context, env *eventsv1.Envelope) error {
+	subject, err := bus.SubjectFor(env)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	if err := c.Publisher.Publish(ctx, subject, env); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	return nil
+}
+
+// pushed publishes FulfillmentPushed; its id depends on the shipment only,
+// so reporting the same fulfilment again is a duplicate.
+func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, shipmentID, fulfillmentID string, notified bool) error {
+	env := c.event(m, st, id, st.Ref().PushedEventID(id.StoreOrderID, shipmentID))
+	env.Event = &eventsv1.Envelope_FulfillmentPushed{FulfillmentPushed: &eventsv1.FulfillmentPushed{
+		ShipmentId: shipmentID, StoreFulfillmentId: fulfillmentID, CustomerNotified: notified,
+	}}
+	return c.publish(ctx, env)
+}
+
+// failed publishes FulfillmentFailed and returns what the handler returns:
+// nil (ack) for a refusal, cause marked permanent for a failure the
+// operator should see in the dead-letter stream, or the transient cause on
+// the last delivery.
+func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, shipmentID, code, msg string, retryable bool, cause error) error {
+	env := c.event(m, st, id, st.Ref().FailedEventID(id.StoreOrderID, shipmentID, m.Envelope.GetEventId()+"/"+code))
+	env.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{
+		ShipmentId: shipmentID,
+		Reason:     &eventsv1.FailureReason{Code: code, Message: msg, Retryable: retryable},
+	}}
+	if err := c.publish(ctx, env); err != nil {
+		return err
+	}
+	c.Log.WarnContext(ctx, "fulfilment failed", "order", id.String(), "shipment", shipmentID, "code", code, "reason", msg)
+	switch {
+	case retryable:
+		return cause
+	case cause != nil && !errors.Is(cause, domain.ErrRefused):
+		return bus.Permanent(cause)
+	}
+	return nil
+}
+
+// updateTracking carries out a TrackingUpdateRequested: setting the same
+// tracking twice changes nothing, so it is idempotent as it is. The
+// customer is not e-mailed again: the shipping confirmation went with the
+// fulfilment.
+func (c *Commands) updateTracking(ctx context.Context, st *stores.Store, id order.ID, req *eventsv1.TrackingUpdateRequested) error {
+	if req.GetStoreFulfillmentId() == "" {
+		return bus.Permanent(fmt.Errorf("tracking update for %s without store fulfillment id", id))
+	}
+	settings, err := c.Settings.StoreSettings(ctx, id.StoreKey())
+	if err != nil {
+		return fmt.Errorf("store settings %s: %w", id.StoreKey(), err)
+	}
+	tracking := domain.TrackingFor([]*eventsv1.Tracking{req.GetTracking()}, settings.GetCarrierMapping(), c.cfg().TrackingURLTemplate)
+	if err := c.Admin.UpdateTracking(ctx, st, req.GetStoreFulfillmentId(), tracking, false); err != nil {
+		if permanent(err) {
+			return bus.Permanent(err)
+		}
+		return err
+	}
+	c.Log.InfoContext(ctx, "tracking updated on shopify", "order", id.String(), "shipment", req.GetShipmentId())
+	return nil
+}
+
+// reread answers a ResyncRequested with the order as Shopify shows it now.
+func (c *Commands) reread(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, req *eventsv1.ResyncRequested) error {
+	o, err := c.Admin.Order(ctx, st, id.StoreOrderID)
+	if err != nil {
+		if permanent(err) {
+			return bus.Permanent(err)
+		}
+		return err
+	}
+	env, err := st.Ref().RereadEvent(req.GetRequestId(), o)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	env.CausationId = m.Envelope.GetEventId()
+	env.CorrelationId = m.Envelope.GetCorrelationId()
+	env.RecordedAt = timestamppb.New(c.cfg().Now())
+	return c.publish(ctx, env)
+}

@@ -1,0 +1,183 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/reconcile"
+	"github.com/dropsync/dropsync/pkg/connector/webhook"
+	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/order"
+	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
+	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
+	"github.com/dropsync/dropsync/services/shopify/internal/adapters/admin"
+	"github.com/dropsync/dropsync/services/shopify/internal/adapters/peers"
+	"github.com/dropsync/dropsync/services/shopify/internal/ports"
+	"github.com/dropsync/dropsync/services/shopify/internal/stores"
+)
+
+// Name is the service's name in logs, traces and NATS connections.
+const Name = "shopify"
+
+// WebhookPath is where Shopify delivers webhooks (every topic, every store).
+const WebhookPath = "/webhooks/shopify"
+
+// ReconcileName keys a store's reconciliation checkpoint; renaming it
+// makes the next pass read DROPSYNC_SHOPIFY_RECONCILE_LOOKBACK again.
+func ReconcileName(slug string) string { return order.WordShopify + "." + slug }
+
+// Run runs the connector until ctx ends or a part of it fails, serving
+// webhooks on lis.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	conn, err := natsconn.Open(ctx, cfg.NATS, Name, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return RunOn(ctx, cfg, conn.JS, lis, log)
+}
+
+// Stats is what GET /statsz answers: the webhook counters and each store's
+// reconciliation counters.
+type Stats struct {
+	Webhooks  webhook.Stats              `json:"webhooks"`
+	Reconcile map[string]reconcile.Stats `json:"reconcile"`
+}
+
+// RunOn is Run on an open JetStream connection.
+func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		return err
+	}
+	reg, err := stores.New(cfg.Stores)
+	if err != nil {
+		return err
+	}
+	sc := cfg.Shopify
+	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	dedupe, err := webhook.NewKVDedupe(ctx, js, webhook.KVDedupeConfig{TTL: sc.DedupeTTL, Replicas: cfg.Replicas})
+	if err != nil {
+		return err
+	}
+	checkpoints, err := reconcile.NewKVCheckpoints(ctx, js, "", cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	api := admin.New(admin.Config{
+		BaseURL: sc.APIBaseURL,
+		Version: sc.APIVersion,
+		HTTP: admin.NewHTTP(client.Config{
+			AttemptTimeout: sc.APIAttemptTimeout,
+			MaxAttempts:    sc.APIMaxAttempts,
+			Logger:         log,
+		}),
+	})
+
+	var settings ports.Settings = peers.DefaultSettings{}
+	if sc.OrdersAddr != "" {
+		cc, err := grpc.NewClient(sc.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("orders client: %w", err)
+		}
+		defer func() { _ = cc.Close() }()
+		settings = &peers.Settings{Client: ordersv1.NewOrderServiceClient(cc), TTL: sc.SettingsTTL}
+	}
+	var confirmations ports.Confirmations = peers.SettingsDecider{Settings: settings}
+	if sc.NotifierAddr != "" {
+		cc, err := grpc.NewClient(sc.NotifierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("notifier client: %w", err)
+		}
+		defer func() { _ = cc.Close() }()
+		confirmations = &peers.Notifier{Client: notifierv1.NewShippingConfirmationServiceClient(cc)}
+	} else {
+		log.WarnContext(ctx, "no notifier address: shipping confirmations follow the store setting, unrecorded")
+	}
+
+	hook, err := webhook.New(webhook.Config{
+		Platform:     order.WordShopify,
+		Verifier:     ports.Verifier(reg),
+		Decoder:      &ports.Decoder{Stores: reg, Orders: api},
+		Publisher:    pub,
+		Dedupe:       dedupe,
+		MaxBodyBytes: sc.MaxBodyBytes,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	commands := &ports.Commands{
+		Stores:        reg,
+		Admin:         api,
+		Settings:      settings,
+		Confirmations: confirmations,
+		Publisher:     pub,
+		Log:           log,
+		Config:        ports.CommandsConfig{TrackingURLTemplate: sc.TrackingURLTemplate, MaxDeliver: sc.CommandMaxDeliver},
+	}
+	reconcilers := map[string]*reconcile.Reconciler{}
+	if sc.ReconcileInterval > 0 {
+		for _, st := range reg.All() {
+			r, err := reconcile.New(reconcile.Config{
+				Name:            ReconcileName(st.Slug),
+				Lister:          &ports.Lister{Store: st, API: api},
+				Publisher:       pub,
+				Checkpoints:     checkpoints,
+				Interval:        sc.ReconcileInterval,
+				Overlap:         sc.ReconcileOverlap,
+				InitialLookback: sc.ReconcileLookback,
+				Logger:          log.With("store", st.Slug),
+			})
+			if err != nil {
+				return err
+			}
+			reconcilers[st.Slug] = r
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("POST "+WebhookPath, hook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /statsz", func(w http.ResponseWriter, _ *http.Request) {
+		st := Stats{Webhooks: hook.Stats(), Reconcile: map[string]reconcile.Stats{}}
+		for slug, r := range reconcilers {
+			st.Reconcile[slug] = r.Stats()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, lis, mux, sc.ShutdownGrace) })
+	g.Go(func() error {
+		return bus.Consume(ctx, js, bus.ConsumerConfig{
+			Stream:          bus.StreamOrder,
+			Durable:         ports.CommandsDurable,
+			FilterSubjects:  ports.CommandFilters(),
+			Concurrency:     sc.CommandConcurrency,
+			MaxDeliver:      sc.CommandMaxDeliver,
+			AckWait:         sc.CommandAckWait,
+			ShutdownTimeout: sc.ShutdownGrace,
+			Logger:          log,
+		}, commands.Handle)
+	})
+	for _, r := range reconcilers {
+		g.Go(func() error { return r.Run(ctx) })
+	}
+	log.InfoContext(ctx, "shopify connector ready", "addr", lis.Addr().String(), "stores", len(cfg.Stores))
+	return g.Wait()
+}
