@@ -24,8 +24,8 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Start dropsync on the embedded default (in-process NATS + JetStream event store, data in .data/)
-	go run ./services/orders
+run: ## Start dropsync on the embedded default, with simulators where no credentials are set (data in .data/)
+	go run ./services/devstack
 
 .PHONY: test
 test: ## Run every test (race detector, shuffled, uncached)

@@ -138,10 +138,20 @@ type Validator interface {
 	Validate() error
 }
 
-// Load fills cfg from the environment and validates it.
-func Load(cfg Validator) error {
+// Read fills cfg from the environment without validating it, for a caller
+// that completes it first (the dev stack joins services up); it must call
+// Validate itself.
+func Read(cfg any) error {
 	if err := envconfig.Process(Prefix, cfg); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Load fills cfg from the environment and validates it.
+func Load(cfg Validator) error {
+	if err := Read(cfg); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -1,0 +1,3 @@
+module github.com/dropsync/dropsync/services/devstack
+
+go 1.26.0

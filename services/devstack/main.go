@@ -1,0 +1,46 @@
+// Command devstack is `make run`: every dropsync service in one process on
+// the embedded default — an in-process NATS server with JetStream, the
+// JetStream event store, data under .data/ — with the platform simulators
+// standing in for every platform whose credentials are not set, a demo
+// that drives orders through them, and a live view of each store's tabs.
+//
+// With credentials in the environment (DROPSYNC_SHOPIFY_STORES and the
+// store credentials it names, DROPSYNC_ALIEXPRESS_APP_KEY, ...), that
+// platform's connector talks to the real platform instead, and the demo
+// leaves it alone. Production runs one process per service (deploy/k8s).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/telemetry"
+	"github.com/dropsync/dropsync/services/devstack/internal/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var cfg stack.Config
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	logFile, err := stack.OpenLog(cfg)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := telemetry.NewLogger(logFile, cfg.LogLevel, cfg.LogFormat)
+	return stack.Run(ctx, cfg, log, os.Stdout)
+}

@@ -1,0 +1,133 @@
+package ports
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/dropsync/dropsync/pkg/connector/webhook"
+	"github.com/dropsync/dropsync/services/wix/internal/app"
+	"github.com/dropsync/dropsync/services/wix/internal/domain"
+)
+
+// DefaultLeeway tolerates clock skew on the JWT's exp, nbf and iat.
+const DefaultLeeway = 30 * time.Second
+
+// MinKeyBits is the smallest RSA key accepted for webhook verification.
+const MinKeyBits = 2048
+
+// ParsePublicKey reads the app's public key as the Wix app dashboard gives
+// it: PEM "PUBLIC KEY" (PKIX), or "RSA PUBLIC KEY" (PKCS #1). It must be
+// RSA, at least MinKeyBits.
+func ParsePublicKey(pemText string) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, errors.New("public key: no PEM block")
+	}
+	var pub *rsa.PublicKey
+	switch block.Type {
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("public key: %w", err)
+		}
+		rk, ok := k.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("public key: %T is not RSA", k)
+		}
+		pub = rk
+	case "RSA PUBLIC KEY":
+		k, err := x509.ParsePKCS1PublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("public key: %w", err)
+		}
+		pub = k
+	default:
+		return nil, fmt.Errorf("public key: PEM block %q: want PUBLIC KEY", block.Type)
+	}
+	if pub.N.BitLen() < MinKeyBits {
+		return nil, fmt.Errorf("public key: %d bits, want at least %d", pub.N.BitLen(), MinKeyBits)
+	}
+	return pub, nil
+}
+
+// Verifier verifies a Wix webhook: the body is a JWT that must be signed
+// RS256 by the app's key. It runs the shared webhook.JWTVerifier, which
+// checks the signature over the raw token before anything parses the
+// claims, accepts only alg RS256 whatever the header says (so "none" and
+// HS256 signed with the public key as an HMAC secret, the key-confusion
+// attack, are refused) and checks exp and nbf; then it refuses a token
+// issued (iat) in the future beyond the leeway. Every refusal wraps
+// webhook.ErrBadSignature: 401, nothing published.
+type Verifier struct {
+	jwt webhook.JWTVerifier
+}
+
+// NewVerifier returns a Verifier for the app's public key; leeway
+// tolerates clock skew (DefaultLeeway when 0); now is the clock (nil:
+// time.Now).
+func NewVerifier(key *rsa.PublicKey, leeway time.Duration, now func() time.Time) Verifier {
+	if leeway <= 0 {
+		leeway = DefaultLeeway
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return Verifier{jwt: webhook.JWTVerifier{Key: key, Now: now, Leeway: leeway}}
+}
+
+// Verify implements webhook.Verifier: the payload is the JWT's claims.
+func (v Verifier) Verify(h http.Header, body []byte) ([]byte, error) {
+	claims, err := v.jwt.Verify(h, body)
+	if err != nil {
+		return nil, err
+	}
+	var t struct {
+		Iat *float64 `json:"iat"`
+	}
+	if err := json.Unmarshal(claims, &t); err != nil {
+		return nil, fmt.Errorf("%w: JWT claims are not a JSON object", webhook.ErrBadSignature)
+	}
+	if t.Iat != nil && v.jwt.Now().Add(v.jwt.Leeway).Before(time.Unix(int64(*t.Iat), 0)) {
+		return nil, fmt.Errorf("%w: JWT issued in the future", webhook.ErrBadSignature)
+	}
+	return claims, nil
+}
+
+// Decoder maps verified Wix webhooks to events (webhook.Decoder): both
+// JSON string layers decoded, the store found by the app instance, the
+// event mapped by domain.Store.Events. The delivery key is Wix's event id
+// with the instance, so a redelivery however late is a duplicate.
+type Decoder struct {
+	Stores *app.Stores
+}
+
+// Decode implements webhook.Decoder.
+func (d Decoder) Decode(_ context.Context, req *webhook.Request) (webhook.Delivery, error) {
+	m, err := domain.DecodeMessage(req.Payload)
+	if err != nil {
+		return webhook.Delivery{}, err
+	}
+	st, ok := d.Stores.ByInstance(m.InstanceID)
+	if !ok {
+		return webhook.Delivery{}, fmt.Errorf("%w: app instance is not a registered store", webhook.ErrIgnored)
+	}
+	envs, err := st.Events(m)
+	if errors.Is(err, domain.ErrUnhandled) {
+		return webhook.Delivery{}, fmt.Errorf("%w: %w", webhook.ErrIgnored, err)
+	}
+	if err != nil {
+		return webhook.Delivery{}, err
+	}
+	return webhook.Delivery{
+		Key:       "wix/" + m.InstanceID + "/" + m.Event.ID,
+		Topic:     m.Topic(),
+		Envelopes: envs,
+	}, nil
+}

@@ -1,0 +1,162 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
+
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/reconcile"
+	"github.com/dropsync/dropsync/pkg/connector/webhook"
+	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/order"
+	"github.com/dropsync/dropsync/services/wix/internal/app"
+	"github.com/dropsync/dropsync/services/wix/internal/ports"
+	"github.com/dropsync/dropsync/services/wix/internal/wixapi"
+)
+
+// Name is the service's name in logs, traces and NATS connections.
+const Name = "wix"
+
+// Run runs the connector until ctx ends or a part of it fails, serving
+// webhooks on lis.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	conn, err := natsconn.Open(ctx, cfg.NATS, Name, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return RunOn(ctx, cfg, conn.JS, lis, log)
+}
+
+// RunOn is Run on an open JetStream connection.
+func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
+	w := cfg.Wix
+	list, err := cfg.StoreConfigs()
+	if err != nil {
+		return err
+	}
+	stores, err := app.NewStores(list)
+	if err != nil {
+		return fmt.Errorf("stores: %w", err)
+	}
+	key, err := ports.ParsePublicKey(w.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		return err
+	}
+	dedupe, err := webhook.NewKVDedupe(ctx, js, webhook.KVDedupeConfig{TTL: w.DedupeTTL, Replicas: cfg.Replicas})
+	if err != nil {
+		return err
+	}
+	checkpoints, err := reconcile.NewKVCheckpoints(ctx, js, "", cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(w.NotifierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("notifier client: %w", err)
+	}
+	defer conn.Close()
+
+	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	api := wixapi.New(wixapi.Config{
+		BaseURL:        w.BaseURL,
+		Limit:          wixapi.Limit(w.RateLimit, w.RateWindow),
+		MaxAttempts:    w.MaxAttempts,
+		AttemptTimeout: w.CallTimeout,
+		BaseBackoff:    w.CallBackoff,
+		Logger:         log,
+	})
+	settings := app.NewSettings()
+	commands, err := app.NewCommands(app.Config{
+		Stores:     stores,
+		Settings:   settings,
+		API:        api,
+		Notifier:   timeoutNotifier{c: notifierv1.NewShippingConfirmationServiceClient(conn), d: w.NotifierTimeout},
+		Publisher:  pub,
+		MaxDeliver: w.MaxDeliver,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	hook, err := webhook.New(webhook.Config{
+		Platform:  order.WordWix,
+		Verifier:  ports.NewVerifier(key, w.JWTLeeway, nil),
+		Decoder:   ports.Decoder{Stores: stores},
+		Publisher: pub,
+		Dedupe:    dedupe,
+		Timeout:   w.WebhookTimeout,
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(w.WebhookPath, hook)
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, lis, mux, w.ShutdownGrace) })
+	g.Go(func() error { return ports.FollowSettings(ctx, js, settings, log) })
+	g.Go(func() error {
+		// Carrier mappings first: a command must not use the defaults
+		// for a store whose mapping is merely not read yet.
+		if err := settings.Wait(ctx); err != nil {
+			return nil
+		}
+		return ports.ConsumeCommands(ctx, js, bus.ConsumerConfig{
+			Concurrency:     w.Concurrency,
+			MaxDeliver:      w.MaxDeliver,
+			Backoff:         w.RetryBackoff,
+			AckWait:         w.AckWait,
+			ShutdownTimeout: w.ShutdownGrace,
+			Logger:          log,
+		}, commands)
+	})
+	if w.ReconcileInterval > 0 {
+		for _, st := range stores.All() {
+			r, err := reconcile.New(reconcile.Config{
+				Name:            "wix." + st.Slug,
+				Lister:          &app.Lister{API: api, Store: st, Logger: log},
+				Publisher:       pub,
+				Checkpoints:     checkpoints,
+				Interval:        w.ReconcileInterval,
+				InitialLookback: w.ReconcileLookback,
+				Logger:          log,
+			})
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return r.Run(ctx) })
+		}
+	}
+	log.InfoContext(ctx, "wix connector ready", "webhooks", lis.Addr().String(), "stores", len(stores.All()))
+	return g.Wait()
+}
+
+// timeoutNotifier bounds every IssueConfirmation.
+type timeoutNotifier struct {
+	c notifierv1.ShippingConfirmationServiceClient
+	d time.Duration
+}
+
+// IssueConfirmation implements app.Notifier.
+func (n timeoutNotifier) IssueConfirmation(ctx context.Context, in *notifierv1.IssueConfirmationRequest, opts ...grpc.CallOption) (*notifierv1.IssueConfirmationResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.d)
+	defer cancel()
+	return n.c.IssueConfirmation(ctx, in, opts...)
+}
