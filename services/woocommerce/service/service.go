@@ -1,0 +1,252 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/reconcile"
+	"github.com/dropsync/dropsync/pkg/connector/webhook"
+	"github.com/dropsync/dropsync/pkg/natsconn"
+	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
+	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
+	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/peers"
+	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
+	"github.com/dropsync/dropsync/services/woocommerce/internal/domain"
+	"github.com/dropsync/dropsync/services/woocommerce/internal/ports"
+	"github.com/dropsync/dropsync/services/woocommerce/internal/stores"
+)
+
+// Name is the service's name in logs, traces and NATS connections.
+const Name = "woocommerce"
+
+// ReconcileName is the checkpoint name of a store's reconciliation;
+// renaming it makes the next pass read InitialLookback again.
+func ReconcileName(slug string) string { return "woocommerce." + slug }
+
+// Run runs the connector until ctx ends or a part of it fails, serving
+// webhooks on lis, on the NATS connection cfg names (or an embedded
+// server).
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	conn, err := natsconn.Open(ctx, cfg.NATS, Name, log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return RunOn(ctx, cfg, conn.JS, lis, log)
+}
+
+// RunOn is Run on an open JetStream connection, for the stores in
+// cfg.Stores (Load reads them); the orders service and the notifier are
+// dialled when their addresses are set.
+func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
+	reg, err := stores.New(cfg.Stores)
+	if err != nil {
+		return fmt.Errorf("stores: %w", err)
+	}
+	if len(cfg.Stores) == 0 {
+		log.WarnContext(ctx, "no woocommerce store registered (DROPSYNC_WOOCOMMERCE_STORES)")
+	}
+	deps := Deps{JS: js, Stores: reg, Listener: lis, Log: log}
+	settings := ports.Settings(peers.StaticSettings{})
+	if a := cfg.WooCommerce.OrdersAddr; a != "" {
+		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("orders service %s: %w", a, err)
+		}
+		defer func() { _ = cc.Close() }()
+		settings = &peers.Settings{Client: ordersv1.NewOrderServiceClient(cc)}
+	}
+	deps.Settings = settings
+	deps.Confirmations = peers.SettingsDecider{Settings: settings}
+	if a := cfg.WooCommerce.NotifierAddr; a != "" {
+		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("notifier %s: %w", a, err)
+		}
+		defer func() { _ = cc.Close() }()
+		deps.Confirmations = &peers.Notifier{Client: notifierv1.NewShippingConfirmationServiceClient(cc)}
+	} else {
+		log.WarnContext(ctx, "no notifier (DROPSYNC_WOOCOMMERCE_NOTIFIER_ADDR): shipping confirmations are decided from the store setting and not recorded")
+	}
+	s, err := New(ctx, cfg, deps)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+// Deps are what the connector is wired to.
+type Deps struct {
+	// JS is the JetStream connection.
+	JS jetstream.JetStream
+	// Listener serves the webhook endpoint.
+	Listener net.Listener
+	// Stores is the store registry.
+	Stores *stores.Registry
+	// Settings gives store settings (carrier mapping).
+	Settings ports.Settings
+	// Confirmations asks for shipping confirmation decisions.
+	Confirmations ports.Confirmations
+	// HTTPClient sends calls to the stores; default a plain client (each
+	// attempt is bounded by CallTimeout).
+	HTTPClient *http.Client
+	// Log receives the service's logs.
+	Log *slog.Logger
+}
+
+// Service is the wired connector.
+type Service struct {
+	cfg  Config
+	deps Deps
+	// Webhooks is the webhook endpoint's handler (its Stats count
+	// deliveries by outcome).
+	Webhooks *webhook.Handler
+	// Reconcilers holds each store's reconciliation, by slug.
+	Reconcilers map[string]*reconcile.Reconciler
+	// Commands carries out FulfillmentRequested, TrackingUpdateRequested
+	// and ResyncRequested.
+	Commands *ports.Commands
+	// APIs holds each store's REST client, by slug.
+	APIs map[string]*wcapi.Client
+}
+
+// New creates the streams and buckets the connector needs and wires it.
+func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+	w := cfg.WooCommerce
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := bus.EnsureStreams(ctx, deps.JS, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		return nil, err
+	}
+	dedupe, err := webhook.NewKVDedupe(ctx, deps.JS, webhook.KVDedupeConfig{TTL: w.DedupeTTL, Replicas: cfg.Replicas})
+	if err != nil {
+		return nil, err
+	}
+	checkpoints, err := reconcile.NewKVCheckpoints(ctx, deps.JS, "", cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	pub := bus.NewPublisher(deps.JS, bus.PublisherConfig{})
+	s := &Service{cfg: cfg, deps: deps, Reconcilers: map[string]*reconcile.Reconciler{}, APIs: map[string]*wcapi.Client{}}
+
+	for _, st := range deps.Stores.All() {
+		out := client.Config{
+			HTTPClient:     deps.HTTPClient,
+			MaxAttempts:    w.MaxAttempts,
+			AttemptTimeout: w.CallTimeout,
+			Logger:         log,
+		}
+		if w.RateLimit > 0 {
+			out.Limit = client.PerSecond(w.RateLimit, max(1, w.RateLimit))
+		}
+		api, err := wcapi.New(wcapi.Config{
+			SiteURL: st.SiteURL, Auth: st.Auth, RateKey: st.Key(), Outbound: out,
+			ConsumerKey: st.ConsumerKey.Reveal(), ConsumerSecret: st.ConsumerSecret.Reveal(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", st.Slug, err)
+		}
+		s.APIs[st.Slug] = api
+		rec, err := reconcile.New(reconcile.Config{
+			Name:            ReconcileName(st.Slug),
+			Lister:          &ports.Lister{Store: st, API: api, Log: log},
+			Publisher:       pub,
+			Checkpoints:     checkpoints,
+			Interval:        w.ReconcileInterval,
+			Overlap:         w.ReconcileOverlap,
+			InitialLookback: w.ReconcileLookback,
+			Logger:          log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", st.Slug, err)
+		}
+		s.Reconcilers[st.Slug] = rec
+	}
+
+	s.Webhooks, err = webhook.New(webhook.Config{
+		Platform:  Name,
+		Verifier:  ports.Verifier(deps.Stores),
+		Decoder:   &ports.Decoder{Stores: deps.Stores, Refunds: refundReader(s.APIs), Log: log},
+		Publisher: pub,
+		Dedupe:    dedupe,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Commands = &ports.Commands{
+		Stores:        deps.Stores,
+		API:           func(st *stores.Store) ports.API { return s.APIs[st.Slug] },
+		Settings:      deps.Settings,
+		Confirmations: deps.Confirmations,
+		Publisher:     pub,
+		Log:           log,
+		Config:        ports.CommandsConfig{TrackingURLTemplate: w.TrackingURLTemplate, MaxDeliver: w.MaxDeliver},
+	}
+	return s, nil
+}
+
+// Handler is the connector's HTTP handler: POST WebhookPath takes
+// webhooks, GET /healthz answers 200.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST "+s.cfg.WooCommerce.WebhookPath, s.Webhooks)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// Run serves webhooks, runs every store's reconciliation and the command
+// consumer until ctx ends or one of them fails.
+func (s *Service) Run(ctx context.Context) error {
+	w := s.cfg.WooCommerce
+	log := s.deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, s.deps.Listener, s.Handler(), w.ShutdownGrace) })
+	for _, rec := range s.Reconcilers {
+		g.Go(func() error { return rec.Run(ctx) })
+	}
+	g.Go(func() error {
+		return bus.Consume(ctx, s.deps.JS, bus.ConsumerConfig{
+			Stream:         bus.StreamOrder,
+			Durable:        ports.CommandsDurable,
+			FilterSubjects: ports.CommandFilters(),
+			MaxDeliver:     w.MaxDeliver,
+			AckWait:        w.AckWait,
+			Backoff:        w.CommandBackoff,
+			Concurrency:    w.Concurrency,
+			Logger:         log,
+		}, s.Commands.Handle)
+	})
+	log.InfoContext(ctx, "woocommerce connector running", "webhooks", s.deps.Listener.Addr().String()+w.WebhookPath, "stores", len(s.APIs))
+	return g.Wait()
+}
+
+// refundReader reads refunds through the store's client.
+type refundReader map[string]*wcapi.Client
+
+// Refunds implements ports.RefundReader.
+func (r refundReader) Refunds(ctx context.Context, st *stores.Store, orderID int64) ([]domain.RefundDetail, error) {
+	api, ok := r[st.Slug]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", stores.ErrUnknownStore, st.Slug)
+	}
+	return api.Refunds(ctx, orderID)
+}
