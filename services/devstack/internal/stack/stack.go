@@ -23,12 +23,16 @@ import (
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/natsconn"
 	"github.com/dropsync/dropsync/pkg/shopifysim"
+	"github.com/dropsync/dropsync/pkg/wixsim"
+	"github.com/dropsync/dropsync/pkg/woocommercesim"
 	aliexpress "github.com/dropsync/dropsync/services/aliexpress/service"
 	"github.com/dropsync/dropsync/services/devstack/internal/demo"
 	"github.com/dropsync/dropsync/services/devstack/internal/view"
 	notifier "github.com/dropsync/dropsync/services/notifier/service"
 	orders "github.com/dropsync/dropsync/services/orders/service"
 	shopify "github.com/dropsync/dropsync/services/shopify/service"
+	wix "github.com/dropsync/dropsync/services/wix/service"
+	woocommerce "github.com/dropsync/dropsync/services/woocommerce/service"
 )
 
 // Config is the dev stack's own configuration; every service reads its own
@@ -45,11 +49,15 @@ type Devstack struct {
 	// OrdersAddr is the orders service's gRPC address.
 	OrdersAddr string `envconfig:"ORDERS_ADDR" default:"127.0.0.1:8080" desc:"gRPC address of the orders service (OrderService; try grpcurl against it)"`
 	// NotifierAddr is the notifier's gRPC address.
-	NotifierAddr string `envconfig:"NOTIFIER_ADDR" default:"127.0.0.1:8084" desc:"gRPC address of the notifier (ShippingConfirmationService)"`
+	NotifierAddr string `envconfig:"NOTIFIER_ADDR" default:"127.0.0.1:8082" desc:"gRPC address of the notifier (ShippingConfirmationService)"`
 	// AliExpressAddr is the AliExpress connector's gRPC address.
-	AliExpressAddr string `envconfig:"ALIEXPRESS_ADDR" default:"127.0.0.1:8082" desc:"gRPC address of the AliExpress connector (SupplierSyncService)"`
+	AliExpressAddr string `envconfig:"ALIEXPRESS_ADDR" default:"127.0.0.1:8083" desc:"gRPC address of the AliExpress connector (SupplierSyncService)"`
 	// ShopifyAddr is the Shopify connector's webhook address.
 	ShopifyAddr string `envconfig:"SHOPIFY_ADDR" default:"127.0.0.1:8081" desc:"HTTP address of the Shopify connector's webhook endpoint"`
+	// WooCommerceAddr is the WooCommerce connector's webhook address.
+	WooCommerceAddr string `envconfig:"WOOCOMMERCE_ADDR" default:"127.0.0.1:8085" desc:"HTTP address of the WooCommerce connector's webhook endpoint"`
+	// WixAddr is the Wix connector's webhook address.
+	WixAddr string `envconfig:"WIX_ADDR" default:"127.0.0.1:8084" desc:"HTTP address of the Wix connector's webhook endpoint"`
 	// OrdersEvery is how often the demo places an order in each simulated store.
 	OrdersEvery time.Duration `envconfig:"ORDERS_EVERY" default:"4s" desc:"How often the demo places an order in each simulated store; 0 turns the demo off"`
 	// Faults is the share of simulated platform calls that fail.
@@ -172,6 +180,55 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 
+	// WooCommerce: the stores in DROPSYNC_WOOCOMMERCE_STORES, else a simulated one.
+	var woo woocommerce.Config
+	if err := config.Read(&woo); err != nil {
+		return fmt.Errorf("woocommerce: %w", err)
+	}
+	woo.WooCommerce.WebhookAddr = cfg.Devstack.WooCommerceAddr
+	woo.WooCommerce.OrdersAddr, woo.WooCommerce.NotifierAddr = cfg.Devstack.OrdersAddr, cfg.Devstack.NotifierAddr
+	if woo.WooCommerce.Stores != "" {
+		if err := woocommerce.Load(&woo); err != nil {
+			return fmt.Errorf("woocommerce: %w", err)
+		}
+	} else {
+		store, err := startWooSim(g, ctx, &woo, cfg.Devstack, log)
+		if err != nil {
+			return err
+		}
+		d.Stores = append(d.Stores, store)
+	}
+	if err := woo.Validate(); err != nil {
+		return fmt.Errorf("woocommerce: %w", err)
+	}
+	if err := serve(g, ctx, cfg.Devstack.WooCommerceAddr, func(lis net.Listener) error {
+		return woocommerce.RunOn(ctx, woo, js, lis, log.With("service", "woocommerce"))
+	}); err != nil {
+		return err
+	}
+
+	// Wix: the sites in DROPSYNC_WIX_STORES, else a simulated one.
+	var wc wix.Config
+	if err := config.Read(&wc); err != nil {
+		return fmt.Errorf("wix: %w", err)
+	}
+	wc.Wix.WebhookAddr, wc.Wix.NotifierAddr = cfg.Devstack.WixAddr, cfg.Devstack.NotifierAddr
+	if len(wc.Wix.Stores) == 0 {
+		store, err := startWixSim(g, ctx, &wc, cfg.Devstack, log)
+		if err != nil {
+			return err
+		}
+		d.Stores = append(d.Stores, store)
+	}
+	if err := wc.Validate(); err != nil {
+		return fmt.Errorf("wix: %w", err)
+	}
+	if err := serve(g, ctx, cfg.Devstack.WixAddr, func(lis net.Listener) error {
+		return wix.RunOn(ctx, wc, js, lis, log.With("service", "wix"))
+	}); err != nil {
+		return err
+	}
+
 	g.Go(func() error { return d.Run(ctx) })
 	g.Go(func() error {
 		return view.Run(ctx, view.Config{OrdersAddr: cfg.Devstack.OrdersAddr, Out: out, Header: header(cfg, d)})
@@ -269,3 +326,94 @@ func startShopifySim(g *errgroup.Group, ctx context.Context, sc *shopify.Config,
 	return demo.NewShopifyStore(sim, slug, domain), nil
 }
 
+
+func startWixSim(g *errgroup.Group, ctx context.Context, wc *wix.Config, d Devstack, log *slog.Logger) (demo.Store, error) {
+	const slug, siteID, instanceID = "demo", "5a7e0000-0000-4000-8000-0000000000d1", "1e570000-0000-4000-8000-0000000000d1"
+	sim, err := wixsim.New(wixsim.Config{
+		Logger:   log.With("sim", "wix"),
+		Faults:   wixsim.Faults{TooManyRequests: d.Faults / 2, ServerErrors: d.Faults / 2, DuplicateWebhooks: d.Faults},
+		Webhooks: wixsim.WebhookConfig{URL: "http://" + d.WixAddr + wc.Wix.WebhookPath},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := sim.AddSite(wixsim.Site{SiteID: siteID, InstanceID: instanceID, AccessToken: "wix-" + devSecret}); err != nil {
+		return nil, err
+	}
+	const credentials = "DEVSTACK_WIX_DEMO_TOKEN"
+	wc.Wix.Stores = wix.Stores{{Slug: slug, SiteID: siteID, InstanceID: instanceID, CredentialsEnv: credentials}}
+	wc.LookupEnv = func(k string) (string, bool) {
+		if k == credentials {
+			return "wix-" + devSecret, true
+		}
+		return "", false
+	}
+	wc.Wix.PublicKey = sim.PublicKeyPEM()
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	wc.Wix.BaseURL = "http://" + lis.Addr().String()
+	wc.Wix.ReconcileInterval = 30 * time.Second
+	g.Go(func() error {
+		defer sim.Close()
+		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	return demo.NewWixStore(sim, slug, siteID), nil
+}
+
+func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config, d Devstack, log *slog.Logger) (demo.Store, error) {
+	const slug, ref = "demo", "DEVSTACK_WOO_DEMO"
+	creds := map[string]string{
+		ref + "_CONSUMER_KEY": "ck_" + devSecret, ref + "_CONSUMER_SECRET": "cs_" + devSecret, ref + "_WEBHOOK_SECRET": devSecret,
+	}
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	site := "http://" + lis.Addr().String()
+	// A plain-HTTP store: the connector signs every call with OAuth 1.0a.
+	sim := woocommercesim.New(woocommercesim.Config{
+		SiteURL: site, ConsumerKey: creds[ref+"_CONSUMER_KEY"], ConsumerSecret: creds[ref+"_CONSUMER_SECRET"],
+		ShipmentTracking: true, Logger: log.With("sim", "woocommerce"),
+		Faults: woocommercesim.Faults{TooManyRequests: d.Faults / 2, ServerErrors: d.Faults / 2, DropWebhooks: d.Faults},
+	})
+	list, err := woocommerce.ParseStores(fmt.Sprintf(`[{"slug":%q,"site_url":%q,"credentials_ref":"env:%s"}]`, slug, site, ref),
+		func(k string) (string, bool) { v, ok := creds[k]; return v, ok }, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	woo.Stores = list
+	woo.WooCommerce.ReconcileInterval = 15 * time.Second
+	g.Go(func() error {
+		defer sim.Close()
+		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	// Register the webhooks once the connector answers their ping.
+	g.Go(func() error {
+		url := "http://" + d.WooCommerceAddr + woo.WooCommerce.WebhookPath
+		for _, topic := range []string{"order.created", "order.updated", "order.deleted"} {
+			id, err := sim.AddWebhook(woocommercesim.WebhookConfig{Name: "dropsync " + topic, Topic: topic, DeliveryURL: url, Secret: devSecret})
+			for err != nil {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(200 * time.Millisecond):
+				}
+				if id == 0 {
+					id, err = sim.AddWebhook(woocommercesim.WebhookConfig{Name: "dropsync " + topic, Topic: topic, DeliveryURL: url, Secret: devSecret})
+				} else {
+					err = sim.Ping(id)
+				}
+			}
+		}
+		return nil
+	})
+	return demo.NewWooCommerceStore(sim, slug), nil
+}
