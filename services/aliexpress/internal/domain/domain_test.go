@@ -142,6 +142,9 @@ func TestDecide(t *testing.T) {
 					t.Errorf("whole cancel %v", c)
 				}
 			}},
+		{name: "closed without shipping, any end reason: canceled, not paid", t: tracked(),
+			obs:  domain.Observation{Status: "FINISH", Children: []domain.Child{{ProductID: "1005001", Count: 2, EndReason: "buyer_pay_timeout"}}},
+			want: []string{"SupplierOrderCanceled"}, closed: true},
 		{name: "one child canceled, rest finished", t: shipped(tracked()),
 			obs:  domain.Observation{Status: "FINISH", Children: []domain.Child{{ProductID: "1005001", Count: 2, EndReason: "buyer_accept_goods"}, {ProductID: "1005003", Count: 1, EndReason: "CANCELED"}}, Packages: []domain.Package{mugs}, FromTracking: true},
 			want: []string{"SupplierOrderCanceled", "SupplierOrderFinished"}, closed: true,

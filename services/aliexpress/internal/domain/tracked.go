@@ -163,6 +163,12 @@ func Decide(t Tracked, o Observation, now time.Time) Decision {
 			allCanceled = false
 		}
 	}
+	// An order that finishes with nothing ever shipped was closed, not
+	// delivered, whatever its end reason says (AliExpress closes unpaid
+	// orders on a payment timeout, sellers close what they cannot ship).
+	if o.Status == "FINISH" && len(o.Packages) == 0 && len(t.Shipments) == 0 && len(o.Children) > 0 {
+		allCanceled = true
+	}
 	paid := slices.Contains(paidStatuses, o.Status) || len(o.Packages) > 0 ||
 		o.Status == "FINISH" && !allCanceled
 	if paid && !next.Paid() {

@@ -29,8 +29,9 @@ type Store interface {
 	// Variants are the store's variant ids, each with the supplier product it maps to.
 	Variants() map[string]aliexpresssim.Product
 	// PlaceOrder has a customer order lines of the given variants; paid
-	// tells whether the payment is captured at once.
-	PlaceOrder(variants []string, paid bool) (capture func() error, err error)
+	// tells whether the payment is captured at once. It returns the order's
+	// dropsync id and a function that captures the payment later.
+	PlaceOrder(variants []string, paid bool) (orderID string, capture func() error, err error)
 }
 
 // Demo drives the simulated platforms.
@@ -77,16 +78,8 @@ func (d *Demo) Run(ctx context.Context) error {
 	if err := waitServing(ctx, healthpb.NewHealthClient(conn)); err != nil {
 		return nil
 	}
-	for _, s := range d.Stores {
-		for variant, p := range s.Variants() {
-			_, err := client.UpdateSupplierMapping(ctx, &ordersv1.UpdateSupplierMappingRequest{
-				RequestId: "devstack-map-" + s.Key() + "-" + variant, Store: s.Key(),
-				Mapping: &eventsv1.SupplierMapping{VariantId: variant, ProductId: p.ID, SkuAttr: p.SKUs[0].Attr, ShippingMethod: p.ShippingMethods[0]},
-			})
-			if err != nil {
-				return fmt.Errorf("demo: map %s %s: %w", s.Key(), variant, err)
-			}
-		}
+	if err := d.MapSupplier(ctx, client); err != nil {
+		return err
 	}
 	go d.placeAwaiting(ctx, client)
 	orders := time.NewTicker(d.Every)
@@ -105,6 +98,23 @@ func (d *Demo) Run(ctx context.Context) error {
 			d.supply()
 		}
 	}
+}
+
+// MapSupplier maps every simulated store's variants to the simulated
+// AliExpress catalog (idempotent).
+func (d *Demo) MapSupplier(ctx context.Context, client ordersv1.OrderServiceClient) error {
+	for _, s := range d.Stores {
+		for variant, p := range s.Variants() {
+			_, err := client.UpdateSupplierMapping(ctx, &ordersv1.UpdateSupplierMappingRequest{
+				RequestId: "devstack-map-" + s.Key() + "-" + variant, Store: s.Key(),
+				Mapping: &eventsv1.SupplierMapping{VariantId: variant, ProductId: p.ID, SkuAttr: p.SKUs[0].Attr, ShippingMethod: p.ShippingMethods[0]},
+			})
+			if err != nil {
+				return fmt.Errorf("demo: map %s %s: %w", s.Key(), variant, err)
+			}
+		}
+	}
+	return nil
 }
 
 func waitServing(ctx context.Context, h healthpb.HealthClient) error {
@@ -131,7 +141,7 @@ func (d *Demo) order(ctx context.Context, s Store) {
 		}
 	}
 	paid := rand.IntN(4) != 0
-	capture, err := s.PlaceOrder(variants, paid)
+	_, capture, err := s.PlaceOrder(variants, paid)
 	if err != nil {
 		d.Log.Warn("demo order", "store", s.Key(), "err", err)
 		return

@@ -16,19 +16,20 @@ func NewWixStore(sim *wixsim.Sim, slug, siteID string) Store {
 	return &wixStore{sim: sim, slug: slug, siteID: siteID}
 }
 
+// Variant ids of the simulated Wix site's products.
 const (
-	wixMugVariant = "00000000-0000-0000-0000-00000000a001"
-	wixTeeVariant = "00000000-0000-0000-0000-00000000a002"
+	WixMug = "00000000-0000-0000-0000-00000000a001"
+	WixTee = "00000000-0000-0000-0000-00000000a002"
 )
 
 func (s *wixStore) Key() string { return "wix:" + s.slug }
 
 func (s *wixStore) Variants() map[string]aliexpresssim.Product {
 	cat := SupplierCatalog()
-	return map[string]aliexpresssim.Product{wixMugVariant: cat[0], wixTeeVariant: cat[1]}
+	return map[string]aliexpresssim.Product{WixMug: cat[0], WixTee: cat[1]}
 }
 
-func (s *wixStore) PlaceOrder(variants []string, paid bool) (func() error, error) {
+func (s *wixStore) PlaceOrder(variants []string, paid bool) (string, func() error, error) {
 	n := wixsim.NewOrder{
 		Email: "customer@example.com",
 		Recipient: &wixsim.AddressWithContact{
@@ -42,7 +43,7 @@ func (s *wixStore) PlaceOrder(variants []string, paid bool) (func() error, error
 	}
 	for _, v := range variants {
 		line := wixsim.NewLine{Name: "Ceramic mug", CatalogItemID: "11111111-0000-0000-0000-000000000001", VariantID: v, SKU: "MUG-WHITE", Quantity: 1, Price: "14.90"}
-		if v == wixTeeVariant {
+		if v == WixTee {
 			line = wixsim.NewLine{Name: "Cotton T-shirt", CatalogItemID: "11111111-0000-0000-0000-000000000002", VariantID: v, SKU: "TEE-M", Quantity: 2, Price: "19.90"}
 		}
 		n.Lines = append(n.Lines, line)
@@ -50,9 +51,9 @@ func (s *wixStore) PlaceOrder(variants []string, paid bool) (func() error, error
 	// Approved at once (an unpaid one is an offline payment that comes later).
 	o, err := s.sim.CreateOrder(s.siteID, n)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return func() error {
+	return "wix:" + s.slug + ":" + o.ID, func() error {
 		_, err := s.sim.SetPaymentStatus(o.ID, "PAID")
 		return err
 	}, nil

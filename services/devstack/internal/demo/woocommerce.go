@@ -18,36 +18,39 @@ func NewWooCommerceStore(sim *woocommercesim.Sim, slug string) Store {
 	return &wooStore{sim: sim, slug: slug}
 }
 
+// Variant ids (product or variation ids) of the simulated WooCommerce
+// store's products.
 const (
-	wooMugProduct   = 101
-	wooTeeVariation = 1021
+	WooMug = "101"
+	WooTee = "1021"
 )
 
 func (s *wooStore) Key() string { return "woocommerce:" + s.slug }
 
 func (s *wooStore) Variants() map[string]aliexpresssim.Product {
 	cat := SupplierCatalog()
-	return map[string]aliexpresssim.Product{strconv.Itoa(wooMugProduct): cat[0], strconv.Itoa(wooTeeVariation): cat[1]}
+	return map[string]aliexpresssim.Product{WooMug: cat[0], WooTee: cat[1]}
 }
 
-func (s *wooStore) PlaceOrder(variants []string, paid bool) (func() error, error) {
+func (s *wooStore) PlaceOrder(variants []string, paid bool) (string, func() error, error) {
 	addr := woocommercesim.Address{FirstName: "Carla", LastName: "Example", Address1: "3 Demo Strasse", City: "Berlin", State: "BE",
 		Postcode: "10115", Country: "DE", Phone: "+49 30 1234567", Email: "customer@example.com"}
 	spec := woocommercesim.OrderSpec{Status: "pending", Shipping: addr, Billing: addr, PaymentMethod: "stripe"}
 	for _, v := range variants {
-		line := woocommercesim.LineSpec{ProductID: wooMugProduct, Name: "Enamel mug", SKU: "MUG-WHITE", Quantity: 1, PriceCents: 995}
-		if v == strconv.Itoa(wooTeeVariation) {
-			line = woocommercesim.LineSpec{ProductID: 102, VariationID: wooTeeVariation, Name: "Linen tee - M", SKU: "TEE-M", Quantity: 2, PriceCents: 1990}
+		line := woocommercesim.LineSpec{ProductID: 101, Name: "Enamel mug", SKU: "MUG-WHITE", Quantity: 1, PriceCents: 995}
+		if v == WooTee {
+			line = woocommercesim.LineSpec{ProductID: 102, VariationID: 1021, Name: "Linen tee - M", SKU: "TEE-M", Quantity: 2, PriceCents: 1990}
 		}
 		spec.Lines = append(spec.Lines, line)
 	}
 	id, err := s.sim.CreateOrder(spec)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
+	orderID := "woocommerce:" + s.slug + ":" + strconv.FormatInt(id, 10)
 	capture := func() error { return s.sim.Pay(id) }
 	if paid {
-		return capture, capture()
+		return orderID, capture, capture()
 	}
-	return capture, nil
+	return orderID, capture, nil
 }

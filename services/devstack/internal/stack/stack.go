@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
@@ -98,146 +99,199 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 		return err
 	}
 	defer conn.Close()
-	js := conn.JS
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := Start(ctx, cfg, conn.JS, log)
+	if err != nil {
+		return err
+	}
+	st.g.Go(func() error { return st.Demo.Run(st.ctx) })
+	st.g.Go(func() error {
+		return view.Run(st.ctx, view.Config{OrdersAddr: st.OrdersAddr, Out: out, Header: header(cfg, st.Demo)})
+	})
+	return st.Wait()
+}
+
+// Stack is every service running, with the simulators that stand in for
+// the platforms without credentials.
+type Stack struct {
+	// Addresses the services listen on.
+	OrdersAddr, NotifierAddr, AliExpressAddr, ShopifyAddr, WooCommerceAddr, WixAddr string
+	// Simulators; nil where the real platform is used.
+	Shopify     *shopifysim.Sim
+	WooCommerce *woocommercesim.Sim
+	Wix         *wixsim.Sim
+	AliExpress  *aliexpresssim.Sim
+	// Demo drives the simulators; Run starts it, tests drive them directly.
+	Demo *demo.Demo
+
+	g   *errgroup.Group
+	ctx context.Context
+}
+
+// Simulated store identities.
+const (
+	ShopifySlug, ShopifyDomain = "demo", "demo-shop.myshopify.com"
+	WixSlug, WixSiteID         = "demo", "5a7e0000-0000-4000-8000-0000000000d1"
+	WooCommerceSlug            = "demo"
+)
+
+// Wait waits for every part to stop (when ctx ends) and returns the first
+// failure.
+func (s *Stack) Wait() error {
+	err := s.g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Start starts every service on js and returns once all listen; they run
+// until ctx ends. A listen address with port 0 gets a free port.
+func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) (*Stack, error) {
 	g, ctx := errgroup.WithContext(ctx)
-	d := &demo.Demo{OrdersAddr: cfg.Devstack.OrdersAddr, Every: cfg.Devstack.OrdersEvery, Log: log.With("part", "demo")}
+	st := &Stack{g: g, ctx: ctx}
+	// Bind every listener first: the services find each other (and the
+	// simulators find the webhook endpoints) by the bound addresses.
+	lis := map[string]net.Listener{}
+	for name, addr := range map[string]string{
+		"orders": cfg.Devstack.OrdersAddr, "notifier": cfg.Devstack.NotifierAddr, "aliexpress": cfg.Devstack.AliExpressAddr,
+		"shopify": cfg.Devstack.ShopifyAddr, "woocommerce": cfg.Devstack.WooCommerceAddr, "wix": cfg.Devstack.WixAddr,
+	} {
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		if err != nil {
+			for _, l := range lis {
+				_ = l.Close()
+			}
+			return nil, fmt.Errorf("listen %s (%s): %w", addr, name, err)
+		}
+		lis[name] = l
+	}
+	st.OrdersAddr, st.NotifierAddr, st.AliExpressAddr = lis["orders"].Addr().String(), lis["notifier"].Addr().String(), lis["aliexpress"].Addr().String()
+	st.ShopifyAddr, st.WooCommerceAddr, st.WixAddr = lis["shopify"].Addr().String(), lis["woocommerce"].Addr().String(), lis["wix"].Addr().String()
+	st.Demo = &demo.Demo{OrdersAddr: st.OrdersAddr, Every: cfg.Devstack.OrdersEvery, Log: log.With("part", "demo")}
+	fail := func(err error) (*Stack, error) {
+		for _, l := range lis {
+			_ = l.Close()
+		}
+		return nil, err
+	}
+	run := func(name string, f func(net.Listener) error) {
+		l := lis[name]
+		delete(lis, name)
+		g.Go(func() error { return f(l) })
+	}
 
 	// The orders service and the notifier.
 	var oc orders.Config
 	if err := config.Load(&oc); err != nil {
-		return fmt.Errorf("orders: %w", err)
-	}
-	if err := serve(g, ctx, cfg.Devstack.OrdersAddr, func(lis net.Listener) error {
-		return orders.RunOn(ctx, oc, js, lis, log.With("service", "orders"))
-	}); err != nil {
-		return err
+		return fail(fmt.Errorf("orders: %w", err))
 	}
 	var nc notifier.Config
 	if err := config.Load(&nc); err != nil {
-		return fmt.Errorf("notifier: %w", err)
+		return fail(fmt.Errorf("notifier: %w", err))
 	}
-	nc.Notifier.OrdersAddr = cfg.Devstack.OrdersAddr
-	if err := serve(g, ctx, cfg.Devstack.NotifierAddr, func(lis net.Listener) error {
-		return notifier.RunOn(ctx, nc, js, lis, log.With("service", "notifier"))
-	}); err != nil {
-		return err
-	}
+	nc.Notifier.OrdersAddr = st.OrdersAddr
 
 	// AliExpress: the real gateway when an app key is set, else the simulator.
 	var ac aliexpress.Config
 	if err := config.Read(&ac); err != nil {
-		return fmt.Errorf("aliexpress: %w", err)
+		return fail(fmt.Errorf("aliexpress: %w", err))
 	}
 	if ac.AliExpress.AppKey == "" {
 		sim, url, err := startAliExpressSim(g, ctx, log)
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		ac.AliExpress.GatewayURL = url
 		ac.AliExpress.AppKey, ac.AliExpress.AppSecret = "devstack-app", aliexpress.Secret(devSecret)
 		tok, err := sim.IssueToken("devstack-app", "devstack-buyer")
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		ac.AliExpress.AccessToken, ac.AliExpress.RefreshToken = aliexpress.Secret(tok.AccessToken), aliexpress.Secret(tok.RefreshToken)
 		// Demo pace: orders show at once, and open orders are polled often.
-		ac.AliExpress.VisibleAfter, ac.AliExpress.PollInterval, ac.AliExpress.MinRepoll = time.Second, 2*time.Second, 2*time.Second
+		ac.AliExpress.VisibleAfter, ac.AliExpress.PollInterval, ac.AliExpress.MinRepoll = time.Second, time.Second, time.Second
 		ac.AliExpress.DailyBudget = 2_000_000 // the simulator has no quota worth saving
-		d.Supplier = sim
+		st.AliExpress = sim
+		st.Demo.Supplier = sim
 	}
 	if err := ac.Validate(); err != nil {
-		return fmt.Errorf("aliexpress: %w", err)
-	}
-	if err := serve(g, ctx, cfg.Devstack.AliExpressAddr, func(lis net.Listener) error {
-		return aliexpress.RunOn(ctx, ac, js, lis, log.With("service", "aliexpress"))
-	}); err != nil {
-		return err
+		return fail(fmt.Errorf("aliexpress: %w", err))
 	}
 
 	// Shopify: the shops named in DROPSYNC_SHOPIFY_STORES, else a simulated one.
 	var sc shopify.Config
 	if err := config.Read(&sc); err != nil {
-		return fmt.Errorf("shopify: %w", err)
+		return fail(fmt.Errorf("shopify: %w", err))
 	}
-	sc.Shopify.OrdersAddr, sc.Shopify.NotifierAddr = cfg.Devstack.OrdersAddr, cfg.Devstack.NotifierAddr
+	sc.Shopify.OrdersAddr, sc.Shopify.NotifierAddr = st.OrdersAddr, st.NotifierAddr
 	if sc.Shopify.Stores != "" {
 		if err := shopify.Load(&sc); err != nil {
-			return fmt.Errorf("shopify: %w", err)
+			return fail(fmt.Errorf("shopify: %w", err))
 		}
 	} else {
-		store, err := startShopifySim(g, ctx, &sc, cfg.Devstack, log)
+		sim, err := startShopifySim(g, ctx, &sc, cfg.Devstack.Faults, "http://"+st.ShopifyAddr+shopify.WebhookPath, log)
 		if err != nil {
-			return err
+			return fail(err)
 		}
-		d.Stores = append(d.Stores, store)
+		st.Shopify = sim
+		st.Demo.Stores = append(st.Demo.Stores, demo.NewShopifyStore(sim, ShopifySlug, ShopifyDomain))
 	}
 	if err := sc.Validate(); err != nil {
-		return fmt.Errorf("shopify: %w", err)
-	}
-	if err := serve(g, ctx, cfg.Devstack.ShopifyAddr, func(lis net.Listener) error {
-		return shopify.RunOn(ctx, sc, js, lis, log.With("service", "shopify"))
-	}); err != nil {
-		return err
+		return fail(fmt.Errorf("shopify: %w", err))
 	}
 
 	// WooCommerce: the stores in DROPSYNC_WOOCOMMERCE_STORES, else a simulated one.
 	var woo woocommerce.Config
 	if err := config.Read(&woo); err != nil {
-		return fmt.Errorf("woocommerce: %w", err)
+		return fail(fmt.Errorf("woocommerce: %w", err))
 	}
-	woo.WooCommerce.WebhookAddr = cfg.Devstack.WooCommerceAddr
-	woo.WooCommerce.OrdersAddr, woo.WooCommerce.NotifierAddr = cfg.Devstack.OrdersAddr, cfg.Devstack.NotifierAddr
+	woo.WooCommerce.WebhookAddr = st.WooCommerceAddr
+	woo.WooCommerce.OrdersAddr, woo.WooCommerce.NotifierAddr = st.OrdersAddr, st.NotifierAddr
 	if woo.WooCommerce.Stores != "" {
 		if err := woocommerce.Load(&woo); err != nil {
-			return fmt.Errorf("woocommerce: %w", err)
+			return fail(fmt.Errorf("woocommerce: %w", err))
 		}
 	} else {
-		store, err := startWooSim(g, ctx, &woo, cfg.Devstack, log)
+		sim, err := startWooSim(g, ctx, &woo, cfg.Devstack.Faults, "http://"+st.WooCommerceAddr+woo.WooCommerce.WebhookPath, log)
 		if err != nil {
-			return err
+			return fail(err)
 		}
-		d.Stores = append(d.Stores, store)
+		st.WooCommerce = sim
+		st.Demo.Stores = append(st.Demo.Stores, demo.NewWooCommerceStore(sim, WooCommerceSlug))
 	}
 	if err := woo.Validate(); err != nil {
-		return fmt.Errorf("woocommerce: %w", err)
-	}
-	if err := serve(g, ctx, cfg.Devstack.WooCommerceAddr, func(lis net.Listener) error {
-		return woocommerce.RunOn(ctx, woo, js, lis, log.With("service", "woocommerce"))
-	}); err != nil {
-		return err
+		return fail(fmt.Errorf("woocommerce: %w", err))
 	}
 
 	// Wix: the sites in DROPSYNC_WIX_STORES, else a simulated one.
 	var wc wix.Config
 	if err := config.Read(&wc); err != nil {
-		return fmt.Errorf("wix: %w", err)
+		return fail(fmt.Errorf("wix: %w", err))
 	}
-	wc.Wix.WebhookAddr, wc.Wix.NotifierAddr = cfg.Devstack.WixAddr, cfg.Devstack.NotifierAddr
+	wc.Wix.WebhookAddr, wc.Wix.NotifierAddr = st.WixAddr, st.NotifierAddr
 	if len(wc.Wix.Stores) == 0 {
-		store, err := startWixSim(g, ctx, &wc, cfg.Devstack, log)
+		sim, err := startWixSim(g, ctx, &wc, cfg.Devstack.Faults, "http://"+st.WixAddr+wc.Wix.WebhookPath, log)
 		if err != nil {
-			return err
+			return fail(err)
 		}
-		d.Stores = append(d.Stores, store)
+		st.Wix = sim
+		st.Demo.Stores = append(st.Demo.Stores, demo.NewWixStore(sim, WixSlug, WixSiteID))
 	}
 	if err := wc.Validate(); err != nil {
-		return fmt.Errorf("wix: %w", err)
-	}
-	if err := serve(g, ctx, cfg.Devstack.WixAddr, func(lis net.Listener) error {
-		return wix.RunOn(ctx, wc, js, lis, log.With("service", "wix"))
-	}); err != nil {
-		return err
+		return fail(fmt.Errorf("wix: %w", err))
 	}
 
-	g.Go(func() error { return d.Run(ctx) })
-	g.Go(func() error {
-		return view.Run(ctx, view.Config{OrdersAddr: cfg.Devstack.OrdersAddr, Out: out, Header: header(cfg, d)})
+	run("orders", func(l net.Listener) error { return orders.RunOn(ctx, oc, js, l, log.With("service", "orders")) })
+	run("notifier", func(l net.Listener) error { return notifier.RunOn(ctx, nc, js, l, log.With("service", "notifier")) })
+	run("aliexpress", func(l net.Listener) error { return aliexpress.RunOn(ctx, ac, js, l, log.With("service", "aliexpress")) })
+	run("shopify", func(l net.Listener) error { return shopify.RunOn(ctx, sc, js, l, log.With("service", "shopify")) })
+	run("woocommerce", func(l net.Listener) error {
+		return woocommerce.RunOn(ctx, woo, js, l, log.With("service", "woocommerce"))
 	})
-	err = g.Wait()
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	run("wix", func(l net.Listener) error { return wix.RunOn(ctx, wc, js, l, log.With("service", "wix")) })
+	return st, nil
 }
 
 func header(cfg Config, d *demo.Demo) string {
@@ -247,16 +301,6 @@ func header(cfg Config, d *demo.Demo) string {
 	}
 	return fmt.Sprintf("dropsync dev stack - OrderService on %s (grpcurl -plaintext %s list) - %s - logs in %s",
 		cfg.Devstack.OrdersAddr, cfg.Devstack.OrdersAddr, sims, cfg.Devstack.LogFile)
-}
-
-// serve binds addr and runs start on it under g.
-func serve(g *errgroup.Group, ctx context.Context, addr string, start func(net.Listener) error) error {
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
-	g.Go(func() error { return start(lis) })
-	return nil
 }
 
 // devSecret is this run's secret for every simulated platform: made fresh
@@ -290,8 +334,8 @@ func startAliExpressSim(g *errgroup.Group, ctx context.Context, log *slog.Logger
 	return sim, url, nil
 }
 
-func startShopifySim(g *errgroup.Group, ctx context.Context, sc *shopify.Config, d Devstack, log *slog.Logger) (demo.Store, error) {
-	const slug, domain = "demo", "demo-shop.myshopify.com"
+func startShopifySim(g *errgroup.Group, ctx context.Context, sc *shopify.Config, faults float64, webhookURL string, log *slog.Logger) (*shopifysim.Sim, error) {
+	const slug, domain = ShopifySlug, ShopifyDomain
 	creds := map[string]string{
 		shopify.CredentialsPrefix(slug) + "ACCESS_TOKEN":   "shpat_" + devSecret,
 		shopify.CredentialsPrefix(slug) + "WEBHOOK_SECRET": devSecret,
@@ -302,11 +346,10 @@ func startShopifySim(g *errgroup.Group, ctx context.Context, sc *shopify.Config,
 	}
 	sc.Stores = list
 	sim := shopifysim.New(shopifysim.Config{Logger: log.With("sim", "shopify"), Faults: shopifysim.Faults{
-		TooManyRequests: d.Faults / 2, ServerErrors: d.Faults / 2, RetryAfter: time.Second, DuplicateWebhooks: d.Faults,
+		TooManyRequests: faults / 2, ServerErrors: faults / 2, RetryAfter: time.Second, DuplicateWebhooks: faults,
 	}})
 	if err := sim.AddShop(shopifysim.ShopConfig{
-		Domain: domain, AccessToken: creds[shopify.CredentialsPrefix(slug)+"ACCESS_TOKEN"], AppSecret: devSecret,
-		WebhookURL: "http://" + d.ShopifyAddr + shopify.WebhookPath,
+		Domain: domain, AccessToken: creds[shopify.CredentialsPrefix(slug)+"ACCESS_TOKEN"], AppSecret: devSecret, WebhookURL: webhookURL,
 	}); err != nil {
 		return nil, err
 	}
@@ -323,16 +366,15 @@ func startShopifySim(g *errgroup.Group, ctx context.Context, sc *shopify.Config,
 		}
 		return nil
 	})
-	return demo.NewShopifyStore(sim, slug, domain), nil
+	return sim, nil
 }
 
-
-func startWixSim(g *errgroup.Group, ctx context.Context, wc *wix.Config, d Devstack, log *slog.Logger) (demo.Store, error) {
-	const slug, siteID, instanceID = "demo", "5a7e0000-0000-4000-8000-0000000000d1", "1e570000-0000-4000-8000-0000000000d1"
+func startWixSim(g *errgroup.Group, ctx context.Context, wc *wix.Config, faults float64, webhookURL string, log *slog.Logger) (*wixsim.Sim, error) {
+	const slug, siteID, instanceID = WixSlug, WixSiteID, "1e570000-0000-4000-8000-0000000000d1"
 	sim, err := wixsim.New(wixsim.Config{
 		Logger:   log.With("sim", "wix"),
-		Faults:   wixsim.Faults{TooManyRequests: d.Faults / 2, ServerErrors: d.Faults / 2, DuplicateWebhooks: d.Faults},
-		Webhooks: wixsim.WebhookConfig{URL: "http://" + d.WixAddr + wc.Wix.WebhookPath},
+		Faults:   wixsim.Faults{TooManyRequests: faults / 2, ServerErrors: faults / 2, DuplicateWebhooks: faults},
+		Webhooks: wixsim.WebhookConfig{URL: webhookURL},
 	})
 	if err != nil {
 		return nil, err
@@ -362,11 +404,11 @@ func startWixSim(g *errgroup.Group, ctx context.Context, wc *wix.Config, d Devst
 		}
 		return nil
 	})
-	return demo.NewWixStore(sim, slug, siteID), nil
+	return sim, nil
 }
 
-func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config, d Devstack, log *slog.Logger) (demo.Store, error) {
-	const slug, ref = "demo", "DEVSTACK_WOO_DEMO"
+func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config, faults float64, webhookURL string, log *slog.Logger) (*woocommercesim.Sim, error) {
+	const slug, ref = WooCommerceSlug, "DEVSTACK_WOO_DEMO"
 	creds := map[string]string{
 		ref + "_CONSUMER_KEY": "ck_" + devSecret, ref + "_CONSUMER_SECRET": "cs_" + devSecret, ref + "_WEBHOOK_SECRET": devSecret,
 	}
@@ -379,7 +421,7 @@ func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config
 	sim := woocommercesim.New(woocommercesim.Config{
 		SiteURL: site, ConsumerKey: creds[ref+"_CONSUMER_KEY"], ConsumerSecret: creds[ref+"_CONSUMER_SECRET"],
 		ShipmentTracking: true, Logger: log.With("sim", "woocommerce"),
-		Faults: woocommercesim.Faults{TooManyRequests: d.Faults / 2, ServerErrors: d.Faults / 2, DropWebhooks: d.Faults},
+		Faults: woocommercesim.Faults{TooManyRequests: faults / 2, ServerErrors: faults / 2, DropWebhooks: faults},
 	})
 	list, err := woocommerce.ParseStores(fmt.Sprintf(`[{"slug":%q,"site_url":%q,"credentials_ref":"env:%s"}]`, slug, site, ref),
 		func(k string) (string, bool) { v, ok := creds[k]; return v, ok }, os.ReadFile)
@@ -397,7 +439,7 @@ func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config
 	})
 	// Register the webhooks once the connector answers their ping.
 	g.Go(func() error {
-		url := "http://" + d.WooCommerceAddr + woo.WooCommerce.WebhookPath
+		url := webhookURL
 		for _, topic := range []string{"order.created", "order.updated", "order.deleted"} {
 			id, err := sim.AddWebhook(woocommercesim.WebhookConfig{Name: "dropsync " + topic, Topic: topic, DeliveryURL: url, Secret: devSecret})
 			for err != nil {
@@ -415,5 +457,5 @@ func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config
 		}
 		return nil
 	})
-	return demo.NewWooCommerceStore(sim, slug), nil
+	return sim, nil
 }
