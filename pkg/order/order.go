@@ -45,15 +45,15 @@ type Order struct {
 	manualPlaced  bool // ... after placing (rule 6)
 
 	// Placement.
-	inFlight   string // request id of the unanswered placement
-	lastKey    string // placement key of the last placement requested
+	inFlight string // request id of the unanswered placement
+	lastKey  string // placement key of the last placement requested
 	// uncertainKey is the placement key of an attempt that failed in a way
 	// that may have placed the order at the supplier (a retryable failure);
 	// the next placement reuses it. Cleared by a definite answer.
 	uncertainKey string
-	lastReq    string // latest placement request id
-	failure    *eventsv1.FailureReason
-	failureReq string
+	lastReq      string // latest placement request id
+	failure      *eventsv1.FailureReason
+	failureReq   string
 
 	suppliers []supplierOrder
 	shipments []shipment
@@ -261,8 +261,18 @@ func (o *Order) Apply(e *eventsv1.Envelope) {
 			s.sent = ev.TrackingUpdateRequested.GetTracking()
 		}
 	case *eventsv1.Envelope_ShippingConfirmationIssued:
+		// One confirmation goes with one store fulfilment: it covers every
+		// shipment that fulfilment carries (WooCommerce completes the whole
+		// order once, with every tracking number in one e-mail).
 		if s := o.shipment(ev.ShippingConfirmationIssued.GetShipmentId()); s != nil {
 			s.confirmed = true
+			if s.coveredBy != "" {
+				for i := range o.shipments {
+					if o.shipments[i].coveredBy == s.coveredBy {
+						o.shipments[i].confirmed = true
+					}
+				}
+			}
 		}
 	case *eventsv1.Envelope_OrderFulfilledManually:
 		m := ev.OrderFulfilledManually

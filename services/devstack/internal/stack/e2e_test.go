@@ -610,3 +610,79 @@ func shopifyNewOrder(variant int64) shopifysim.NewOrder {
 		Lines: []shopifysim.NewLine{{Title: "Unmapped thing", SKU: "THING", Quantity: 1, Price: "9.90", VariantID: variant, ProductID: variant / 10}},
 	}
 }
+
+// TestWholeSystemUnderFaults runs orders of every store while the
+// simulated platforms answer 20% of API calls with 429 or 5xx, deliver
+// webhooks twice (Shopify, Wix) or drop them (WooCommerce: reconciliation
+// finds them): every order ends fulfilled, and nothing a customer or a
+// merchant sees is doubled.
+func TestWholeSystemUnderFaults(t *testing.T) {
+	s := startSystem(t, 0.2)
+	type placed struct {
+		platform, id string
+		o            *ordersv1.Order
+	}
+	var all []placed
+	for _, p := range []struct{ platform, mug, tee string }{
+		{"shopify", demo.ShopifyMug, demo.ShopifyTee},
+		{"woocommerce", demo.WooMug, demo.WooTee},
+		{"wix", demo.WixMug, demo.WixTee},
+	} {
+		for range 2 {
+			id, _ := s.order(p.platform, true, p.mug, p.tee)
+			all = append(all, placed{platform: p.platform, id: id})
+		}
+	}
+	for i := range all {
+		all[i].o = s.placed(all[i].id)
+	}
+	for i, p := range all {
+		s.payAll(p.o)
+		s.ship(p.o, mugProduct, fmt.Sprintf("LF%09dCN", 2*i))
+		s.ship(p.o, teeProduct, fmt.Sprintf("LF%09dCN", 2*i+1))
+	}
+	for _, p := range all {
+		s.waitTab(p.id, eventsv1.Tab_TAB_FULFILLED, shipmentsPushed(2))
+	}
+	for _, p := range all {
+		storeID := p.id[strings.LastIndex(p.id, ":")+1:]
+		switch p.platform {
+		case "shopify":
+			so, err := s.st.Shopify.Order(stack.ShopifyDomain, shopifyOrderID(p.id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(so.Fulfillments) != 2 {
+				t.Errorf("%s: %d fulfilments on Shopify, want 2", p.id, len(so.Fulfillments))
+			}
+			s.eventually(p.id+" confirmations", func() error {
+				if n := s.notifications(so.ID); n != 2 {
+					return fmt.Errorf("%d confirmations", n)
+				}
+				return nil
+			})
+		case "woocommerce":
+			n, _ := strconv.ParseInt(storeID, 10, 64)
+			if got := len(s.st.WooCommerce.Trackings(n)); got != 2 {
+				t.Errorf("%s: %d trackings, want 2", p.id, got)
+			}
+			if got := s.st.WooCommerce.ShippingEmails(n); got != 1 {
+				t.Errorf("%s: %d shipping e-mails, want 1", p.id, got)
+			}
+		case "wix":
+			fs, err := s.st.Wix.Fulfillments(storeID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fs) != 2 {
+				t.Errorf("%s: %d Wix fulfilments, want 2", p.id, len(fs))
+			}
+		}
+		// Exactly one confirmation recorded per shipment on the order.
+		for _, sh := range s.get(p.id).GetShipments() {
+			if !sh.GetConfirmationIssued() {
+				t.Errorf("%s: shipment %s without its confirmation", p.id, sh.GetShipmentId())
+			}
+		}
+	}
+}
