@@ -376,8 +376,12 @@ func (c *consumer) dispatch(ctx context.Context, iter jetstream.MessagesContext,
 	for {
 		msg, err := iter.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			if ctx.Err() != nil {
+			select {
+			case <-ctx.Done():
+				// Stopping: the pull ended because Consume's context did.
+				// That is the normal way out, not a failure.
 				return nil
+			default:
 			}
 			if gone := c.gone.Load(); gone != nil {
 				return fmt.Errorf("consume %s/%s: %w", c.cfg.Stream, c.cfg.Durable, *gone)

@@ -25,7 +25,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // best-effort cleanup of a temporary folder
 	srv, err := natsserver.Start(natsserver.Options{Port: -1, StoreDir: dir})
 	if err != nil {
 		panic(err)

@@ -48,7 +48,11 @@ func TestSetupNoneStillHasIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer shutdown(context.Background())
+	defer func() {
+		if err := shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}()
 	_, span := otel.Tracer("test").Start(context.Background(), "work")
 	defer span.End()
 	if sc := span.SpanContext(); !sc.IsValid() || sc.IsSampled() {

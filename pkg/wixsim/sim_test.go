@@ -71,7 +71,7 @@ func call(t *testing.T, srv *httptest.Server, method, path string, body any, hdr
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, srv.URL+wixsim.BasePath+path, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+wixsim.BasePath+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,9 +28,9 @@
 // [RedactString]); headers and bodies are never part of an error.
 //
 // Requests are retried as sent, so the body must be replayable
-// (http.NewRequest sets GetBody for bytes and strings readers) and the
-// call idempotent on the platform's side (AliExpress out_order_id, Shopify
-// idempotency keys). A call that is not idempotent says so with
+// (http.NewRequestWithContext sets GetBody for bytes and strings readers)
+// and the call idempotent on the platform's side (AliExpress out_order_id,
+// Shopify idempotency keys). A call that is not idempotent says so with
 // [NotIdempotent]: it is retried only when the platform certainly did not
 // act on it (429, 503, a refused connection).
 package client

@@ -60,7 +60,12 @@ func BenchmarkWebhookToJetStream(b *testing.B) {
 	start := time.Now()
 	for i := range b.N {
 		t0 := time.Now()
-		resp, err := client.Post(url, wixsim.WebhookContentType, strings.NewReader(tokens[i]))
+		req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, url, strings.NewReader(tokens[i]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", wixsim.WebhookContentType)
+		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -231,7 +231,11 @@ func (h *harness) start() {
 	}
 	h.t.Cleanup(h.stop)
 	h.eventually("connector up", func() bool {
-		resp, err := http.Get(h.hookURL + "/healthz")
+		req, err := http.NewRequestWithContext(h.t.Context(), http.MethodGet, h.hookURL+"/healthz", nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}

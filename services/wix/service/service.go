@@ -69,7 +69,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	if err != nil {
 		return fmt.Errorf("notifier client: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // closing a client connection at exit has nothing to report
 
 	pub := bus.NewPublisher(js, bus.PublisherConfig{})
 	api := wixapi.New(wixapi.Config{
@@ -114,8 +114,9 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	g.Go(func() error { return ports.FollowSettings(ctx, js, settings, log) })
 	g.Go(func() error {
 		// Carrier mappings first: a command must not use the defaults
-		// for a store whose mapping is merely not read yet.
-		if err := settings.Wait(ctx); err != nil {
+		// for a store whose mapping is merely not read yet. Stopping
+		// before they are read leaves nothing to consume: not a failure.
+		if !settings.Wait(ctx) {
 			return nil
 		}
 		return ports.ConsumeCommands(ctx, js, bus.ConsumerConfig{

@@ -31,9 +31,12 @@ import (
 // every platform simulated, driven over gRPC and through the simulators.
 type system struct {
 	t      *testing.T
+	js     jetstream.JetStream
+	cfg    stack.Config
 	st     *stack.Stack
 	client ordersv1.OrderServiceClient
 	stores map[string]demo.Store // by platform word
+	stop   func()
 }
 
 func startSystem(t *testing.T, faults float64) *system {
@@ -51,24 +54,50 @@ func startSystem(t *testing.T, faults float64) *system {
 	d.OrdersAddr, d.NotifierAddr, d.AliExpressAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	d.ShopifyAddr, d.WooCommerceAddr, d.WixAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	d.Faults = faults
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := stack.Start(ctx, cfg, js, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	// The simulators live as long as the test: the services may restart.
+	simsCtx, stopSims := context.WithCancel(context.Background())
+	s := &system{t: t, js: js, cfg: cfg, stores: map[string]demo.Store{}}
+	s.start(simsCtx, nil)
 	t.Cleanup(func() {
-		cancel()
-		if err := st.Wait(); err != nil {
-			t.Errorf("stack stopped with %v", err)
+		s.stop()
+		stopSims()
+		if err := s.st.Sims.Wait(); err != nil {
+			t.Errorf("simulators stopped with %v", err)
 		}
 	})
-	conn, err := grpc.NewClient(st.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if err := s.st.Demo.MapSupplier(context.Background(), s.client); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
-	s := &system{t: t, st: st, client: ordersv1.NewOrderServiceClient(conn), stores: map[string]demo.Store{}}
+	for _, store := range s.st.Demo.Stores {
+		platform, _, _ := strings.Cut(store.Key(), ":")
+		s.stores[platform] = store
+	}
+	return s
+}
+
+// start starts the services (with new simulators, or sims again).
+func (s *system) start(simsCtx context.Context, sims *stack.Sims) {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := stack.Start(ctx, s.cfg, s.js, slog.New(slog.NewTextHandler(io.Discard, nil)), stack.Options{Sims: sims, SimsContext: simsCtx})
+	if err != nil {
+		cancel()
+		s.t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(st.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		s.t.Fatal(err)
+	}
+	s.st, s.client = st, ordersv1.NewOrderServiceClient(conn)
+	s.stop = func() {
+		_ = conn.Close()
+		cancel()
+		if err := st.Wait(); err != nil {
+			s.t.Errorf("stack stopped with %v", err)
+		}
+		s.stop = func() {}
+	}
 	s.eventually("orders service serving", func() error {
 		r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 		if err != nil {
@@ -79,14 +108,22 @@ func startSystem(t *testing.T, faults float64) *system {
 		}
 		return nil
 	})
-	if err := st.Demo.MapSupplier(ctx, s.client); err != nil {
-		t.Fatal(err)
-	}
-	for _, store := range st.Demo.Stores {
+}
+
+// restart stops every service and starts them again on the same addresses,
+// the same JetStream and the same simulators: a crash of everything.
+func (s *system) restart() {
+	s.t.Helper()
+	old := s.st
+	s.stop()
+	d := &s.cfg.Devstack
+	d.OrdersAddr, d.NotifierAddr, d.AliExpressAddr = old.OrdersAddr, old.NotifierAddr, old.AliExpressAddr
+	d.ShopifyAddr, d.WooCommerceAddr, d.WixAddr = old.ShopifyAddr, old.WooCommerceAddr, old.WixAddr
+	s.start(nil, old.Sims)
+	for _, store := range s.st.Demo.Stores {
 		platform, _, _ := strings.Cut(store.Key(), ":")
 		s.stores[platform] = store
 	}
-	return s
 }
 
 func (s *system) eventually(what string, f func() error) {
@@ -684,5 +721,48 @@ func TestWholeSystemUnderFaults(t *testing.T) {
 				t.Errorf("%s: shipment %s without its confirmation", p.id, sh.GetShipmentId())
 			}
 		}
+	}
+}
+
+// TestWholeSystemRestartsMidFlow stops every service while orders are in
+// flight at every stage, and starts them again: no order is lost, none
+// goes backwards, nothing on a store is doubled.
+func TestWholeSystemRestartsMidFlow(t *testing.T) {
+	s := startSystem(t, 0)
+	shipped, _ := s.order("shopify", true, demo.ShopifyMug, demo.ShopifyTee)
+	o := s.placed(shipped)
+	s.payAll(o)
+	s.ship(o, mugProduct, "LR000000001CN")
+	awaiting, _ := s.order("woocommerce", true, demo.WooMug)
+	s.waitTab(awaiting, eventsv1.Tab_TAB_AWAITING_ORDER)
+	late, _ := s.order("wix", true, demo.WixMug)
+
+	s.restart()
+	// Facts that happened while everything was down are taken in.
+	s.ship(o, teeProduct, "LR000000002CN")
+	s.waitTab(shipped, eventsv1.Tab_TAB_FULFILLED, shipmentsPushed(2))
+	w := s.placed(awaiting)
+	s.payAll(w)
+	s.ship(w, mugProduct, "LR000000003CN")
+	s.waitTab(awaiting, eventsv1.Tab_TAB_FULFILLED)
+	x := s.placed(late)
+	s.payAll(x)
+	s.ship(x, mugProduct, "LR000000004CN")
+	s.waitTab(late, eventsv1.Tab_TAB_FULFILLED, shipmentsPushed(1))
+
+	so, err := s.st.Shopify.Order(stack.ShopifyDomain, shopifyOrderID(shipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(so.Fulfillments) != 2 || s.notifications(so.ID) != 2 {
+		t.Fatalf("Shopify: %d fulfilments, %d confirmations; want 2 and 2", len(so.Fulfillments), s.notifications(so.ID))
+	}
+	wooID, _ := strconv.ParseInt(awaiting[strings.LastIndex(awaiting, ":")+1:], 10, 64)
+	if n := s.st.WooCommerce.ShippingEmails(wooID); n != 1 {
+		t.Fatalf("WooCommerce: %d shipping e-mails, want 1", n)
+	}
+	fs, err := s.st.Wix.Fulfillments(late[strings.LastIndex(late, ":")+1:])
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("Wix: %d fulfilments (%v), want 1", len(fs), err)
 	}
 }

@@ -5,14 +5,11 @@ package stack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,12 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/natsconn"
-	"github.com/dropsync/dropsync/pkg/shopifysim"
-	"github.com/dropsync/dropsync/pkg/wixsim"
-	"github.com/dropsync/dropsync/pkg/woocommercesim"
 	aliexpress "github.com/dropsync/dropsync/services/aliexpress/service"
 	"github.com/dropsync/dropsync/services/devstack/internal/demo"
 	"github.com/dropsync/dropsync/services/devstack/internal/view"
@@ -101,7 +94,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	defer conn.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := Start(ctx, cfg, conn.JS, log)
+	st, err := Start(ctx, cfg, conn.JS, log, Options{})
 	if err != nil {
 		return err
 	}
@@ -117,16 +110,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 type Stack struct {
 	// Addresses the services listen on.
 	OrdersAddr, NotifierAddr, AliExpressAddr, ShopifyAddr, WooCommerceAddr, WixAddr string
-	// Simulators; nil where the real platform is used.
-	Shopify     *shopifysim.Sim
-	WooCommerce *woocommercesim.Sim
-	Wix         *wixsim.Sim
-	AliExpress  *aliexpresssim.Sim
+	// Sims are the simulators (fields nil where the real platform is used).
+	*Sims
 	// Demo drives the simulators; Run starts it, tests drive them directly.
 	Demo *demo.Demo
 
-	g   *errgroup.Group
-	ctx context.Context
+	g     *errgroup.Group
+	ctx   context.Context
+	owned bool // the simulators live and die with this stack
 }
 
 // Simulated store identities.
@@ -136,50 +127,67 @@ const (
 	WooCommerceSlug            = "demo"
 )
 
-// Wait waits for every part to stop (when ctx ends) and returns the first
-// failure.
+// Wait waits for every service to stop (when ctx ends), and for the
+// simulators when the stack started them, and returns the first failure.
 func (s *Stack) Wait() error {
 	err := s.g.Wait()
+	if s.owned {
+		err = errors.Join(err, s.Sims.Wait())
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
 }
 
+// Options tune Start.
+type Options struct {
+	// Sims are simulators an earlier Start made (a restart of the services
+	// on the same addresses); nil makes new ones where credentials are
+	// missing.
+	Sims *Sims
+	// SimsContext bounds the life of new simulators; the services' ctx
+	// when nil.
+	SimsContext context.Context
+}
+
 // Start starts every service on js and returns once all listen; they run
 // until ctx ends. A listen address with port 0 gets a free port.
-func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) (*Stack, error) {
+func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger, opts Options) (*Stack, error) {
 	g, ctx := errgroup.WithContext(ctx)
-	st := &Stack{g: g, ctx: ctx}
+	st := &Stack{g: g, ctx: ctx, Sims: opts.Sims}
+	if st.Sims == nil {
+		sctx := opts.SimsContext
+		if sctx == nil {
+			sctx, st.owned = ctx, true
+		}
+		st.Sims = newSims(sctx, cfg.Devstack.Faults, log)
+	}
 	// Bind every listener first: the services find each other (and the
 	// simulators find the webhook endpoints) by the bound addresses.
 	lis := map[string]net.Listener{}
+	closeAll := func() {
+		for _, l := range lis {
+			_ = l.Close()
+		}
+	}
 	for name, addr := range map[string]string{
 		"orders": cfg.Devstack.OrdersAddr, "notifier": cfg.Devstack.NotifierAddr, "aliexpress": cfg.Devstack.AliExpressAddr,
 		"shopify": cfg.Devstack.ShopifyAddr, "woocommerce": cfg.Devstack.WooCommerceAddr, "wix": cfg.Devstack.WixAddr,
 	} {
 		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 		if err != nil {
-			for _, l := range lis {
-				_ = l.Close()
-			}
+			closeAll()
 			return nil, fmt.Errorf("listen %s (%s): %w", addr, name, err)
 		}
 		lis[name] = l
 	}
 	st.OrdersAddr, st.NotifierAddr, st.AliExpressAddr = lis["orders"].Addr().String(), lis["notifier"].Addr().String(), lis["aliexpress"].Addr().String()
 	st.ShopifyAddr, st.WooCommerceAddr, st.WixAddr = lis["shopify"].Addr().String(), lis["woocommerce"].Addr().String(), lis["wix"].Addr().String()
-	st.Demo = &demo.Demo{OrdersAddr: st.OrdersAddr, Every: cfg.Devstack.OrdersEvery, Log: log.With("part", "demo")}
+	st.Demo = &demo.Demo{OrdersAddr: st.OrdersAddr, Every: cfg.Devstack.OrdersEvery, Log: log.With("part", "demo"), Supplier: st.AliExpress}
 	fail := func(err error) (*Stack, error) {
-		for _, l := range lis {
-			_ = l.Close()
-		}
+		closeAll()
 		return nil, err
-	}
-	run := func(name string, f func(net.Listener) error) {
-		l := lis[name]
-		delete(lis, name)
-		g.Go(func() error { return f(l) })
 	}
 
 	// The orders service and the notifier.
@@ -199,22 +207,10 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		return fail(fmt.Errorf("aliexpress: %w", err))
 	}
 	if ac.AliExpress.AppKey == "" {
-		sim, url, err := startAliExpressSim(g, ctx, log)
-		if err != nil {
+		if err := st.Sims.aliExpress(&ac); err != nil {
 			return fail(err)
 		}
-		ac.AliExpress.GatewayURL = url
-		ac.AliExpress.AppKey, ac.AliExpress.AppSecret = "devstack-app", aliexpress.Secret(devSecret)
-		tok, err := sim.IssueToken("devstack-app", "devstack-buyer")
-		if err != nil {
-			return fail(err)
-		}
-		ac.AliExpress.AccessToken, ac.AliExpress.RefreshToken = aliexpress.Secret(tok.AccessToken), aliexpress.Secret(tok.RefreshToken)
-		// Demo pace: orders show at once, and open orders are polled often.
-		ac.AliExpress.VisibleAfter, ac.AliExpress.PollInterval, ac.AliExpress.MinRepoll = time.Second, time.Second, time.Second
-		ac.AliExpress.DailyBudget = 2_000_000 // the simulator has no quota worth saving
-		st.AliExpress = sim
-		st.Demo.Supplier = sim
+		st.Demo.Supplier = st.AliExpress
 	}
 	if err := ac.Validate(); err != nil {
 		return fail(fmt.Errorf("aliexpress: %w", err))
@@ -231,12 +227,10 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 			return fail(fmt.Errorf("shopify: %w", err))
 		}
 	} else {
-		sim, err := startShopifySim(g, ctx, &sc, cfg.Devstack.Faults, "http://"+st.ShopifyAddr+shopify.WebhookPath, log)
-		if err != nil {
+		if err := st.Sims.shopify(&sc, "http://"+st.ShopifyAddr+shopify.WebhookPath); err != nil {
 			return fail(err)
 		}
-		st.Shopify = sim
-		st.Demo.Stores = append(st.Demo.Stores, demo.NewShopifyStore(sim, ShopifySlug, ShopifyDomain))
+		st.Demo.Stores = append(st.Demo.Stores, demo.NewShopifyStore(st.Shopify, ShopifySlug, ShopifyDomain))
 	}
 	if err := sc.Validate(); err != nil {
 		return fail(fmt.Errorf("shopify: %w", err))
@@ -254,12 +248,10 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 			return fail(fmt.Errorf("woocommerce: %w", err))
 		}
 	} else {
-		sim, err := startWooSim(g, ctx, &woo, cfg.Devstack.Faults, "http://"+st.WooCommerceAddr+woo.WooCommerce.WebhookPath, log)
-		if err != nil {
+		if err := st.Sims.wooCommerce(&woo, "http://"+st.WooCommerceAddr+woo.WooCommerce.WebhookPath); err != nil {
 			return fail(err)
 		}
-		st.WooCommerce = sim
-		st.Demo.Stores = append(st.Demo.Stores, demo.NewWooCommerceStore(sim, WooCommerceSlug))
+		st.Demo.Stores = append(st.Demo.Stores, demo.NewWooCommerceStore(st.WooCommerce, WooCommerceSlug))
 	}
 	if err := woo.Validate(); err != nil {
 		return fail(fmt.Errorf("woocommerce: %w", err))
@@ -272,17 +264,20 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 	}
 	wc.Wix.WebhookAddr, wc.Wix.NotifierAddr = st.WixAddr, st.NotifierAddr
 	if len(wc.Wix.Stores) == 0 {
-		sim, err := startWixSim(g, ctx, &wc, cfg.Devstack.Faults, "http://"+st.WixAddr+wc.Wix.WebhookPath, log)
-		if err != nil {
+		if err := st.Sims.wix(&wc, "http://"+st.WixAddr+wc.Wix.WebhookPath); err != nil {
 			return fail(err)
 		}
-		st.Wix = sim
-		st.Demo.Stores = append(st.Demo.Stores, demo.NewWixStore(sim, WixSlug, WixSiteID))
+		st.Demo.Stores = append(st.Demo.Stores, demo.NewWixStore(st.Wix, WixSlug, WixSiteID))
 	}
 	if err := wc.Validate(); err != nil {
 		return fail(fmt.Errorf("wix: %w", err))
 	}
 
+	run := func(name string, f func(net.Listener) error) {
+		l := lis[name]
+		delete(lis, name)
+		g.Go(func() error { return f(l) })
+	}
 	run("orders", func(l net.Listener) error { return orders.RunOn(ctx, oc, js, l, log.With("service", "orders")) })
 	run("notifier", func(l net.Listener) error { return notifier.RunOn(ctx, nc, js, l, log.With("service", "notifier")) })
 	run("aliexpress", func(l net.Listener) error { return aliexpress.RunOn(ctx, ac, js, l, log.With("service", "aliexpress")) })
@@ -301,161 +296,4 @@ func header(cfg Config, d *demo.Demo) string {
 	}
 	return fmt.Sprintf("dropsync dev stack - OrderService on %s (grpcurl -plaintext %s list) - %s - logs in %s",
 		cfg.Devstack.OrdersAddr, cfg.Devstack.OrdersAddr, sims, cfg.Devstack.LogFile)
-}
-
-// devSecret is this run's secret for every simulated platform: made fresh
-// at start, never stored.
-var devSecret = func() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}()
-
-func startAliExpressSim(g *errgroup.Group, ctx context.Context, log *slog.Logger) (*aliexpresssim.Sim, string, error) {
-	sim := aliexpresssim.New(aliexpresssim.Config{VisibleAfter: time.Second})
-	sim.AddApp("devstack-app", devSecret)
-	for _, p := range demo.SupplierCatalog() {
-		sim.AddProduct(p)
-	}
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	url := "http://" + lis.Addr().String()
-	log.Info("AliExpress simulator", "url", url)
-	g.Go(func() error {
-		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	return sim, url, nil
-}
-
-func startShopifySim(g *errgroup.Group, ctx context.Context, sc *shopify.Config, faults float64, webhookURL string, log *slog.Logger) (*shopifysim.Sim, error) {
-	const slug, domain = ShopifySlug, ShopifyDomain
-	creds := map[string]string{
-		shopify.CredentialsPrefix(slug) + "ACCESS_TOKEN":   "shpat_" + devSecret,
-		shopify.CredentialsPrefix(slug) + "WEBHOOK_SECRET": devSecret,
-	}
-	list, err := shopify.ParseStores(slug+"="+domain, "", func(k string) (string, bool) { v, ok := creds[k]; return v, ok }, os.ReadFile)
-	if err != nil {
-		return nil, err
-	}
-	sc.Stores = list
-	sim := shopifysim.New(shopifysim.Config{Logger: log.With("sim", "shopify"), Faults: shopifysim.Faults{
-		TooManyRequests: faults / 2, ServerErrors: faults / 2, RetryAfter: time.Second, DuplicateWebhooks: faults,
-	}})
-	if err := sim.AddShop(shopifysim.ShopConfig{
-		Domain: domain, AccessToken: creds[shopify.CredentialsPrefix(slug)+"ACCESS_TOKEN"], AppSecret: devSecret, WebhookURL: webhookURL,
-	}); err != nil {
-		return nil, err
-	}
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	sc.Shopify.APIBaseURL = "http://" + lis.Addr().String() + "/{shop}"
-	sc.Shopify.ReconcileInterval = 30 * time.Second
-	g.Go(func() error {
-		defer sim.Close()
-		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	return sim, nil
-}
-
-func startWixSim(g *errgroup.Group, ctx context.Context, wc *wix.Config, faults float64, webhookURL string, log *slog.Logger) (*wixsim.Sim, error) {
-	const slug, siteID, instanceID = WixSlug, WixSiteID, "1e570000-0000-4000-8000-0000000000d1"
-	sim, err := wixsim.New(wixsim.Config{
-		Logger:   log.With("sim", "wix"),
-		Faults:   wixsim.Faults{TooManyRequests: faults / 2, ServerErrors: faults / 2, DuplicateWebhooks: faults},
-		Webhooks: wixsim.WebhookConfig{URL: webhookURL},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := sim.AddSite(wixsim.Site{SiteID: siteID, InstanceID: instanceID, AccessToken: "wix-" + devSecret}); err != nil {
-		return nil, err
-	}
-	const credentials = "DEVSTACK_WIX_DEMO_TOKEN"
-	wc.Wix.Stores = wix.Stores{{Slug: slug, SiteID: siteID, InstanceID: instanceID, CredentialsEnv: credentials}}
-	wc.LookupEnv = func(k string) (string, bool) {
-		if k == credentials {
-			return "wix-" + devSecret, true
-		}
-		return "", false
-	}
-	wc.Wix.PublicKey = sim.PublicKeyPEM()
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	wc.Wix.BaseURL = "http://" + lis.Addr().String()
-	wc.Wix.ReconcileInterval = 30 * time.Second
-	g.Go(func() error {
-		defer sim.Close()
-		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	return sim, nil
-}
-
-func startWooSim(g *errgroup.Group, ctx context.Context, woo *woocommerce.Config, faults float64, webhookURL string, log *slog.Logger) (*woocommercesim.Sim, error) {
-	const slug, ref = WooCommerceSlug, "DEVSTACK_WOO_DEMO"
-	creds := map[string]string{
-		ref + "_CONSUMER_KEY": "ck_" + devSecret, ref + "_CONSUMER_SECRET": "cs_" + devSecret, ref + "_WEBHOOK_SECRET": devSecret,
-	}
-	lis, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	site := "http://" + lis.Addr().String()
-	// A plain-HTTP store: the connector signs every call with OAuth 1.0a.
-	sim := woocommercesim.New(woocommercesim.Config{
-		SiteURL: site, ConsumerKey: creds[ref+"_CONSUMER_KEY"], ConsumerSecret: creds[ref+"_CONSUMER_SECRET"],
-		ShipmentTracking: true, Logger: log.With("sim", "woocommerce"),
-		Faults: woocommercesim.Faults{TooManyRequests: faults / 2, ServerErrors: faults / 2, DropWebhooks: faults},
-	})
-	list, err := woocommerce.ParseStores(fmt.Sprintf(`[{"slug":%q,"site_url":%q,"credentials_ref":"env:%s"}]`, slug, site, ref),
-		func(k string) (string, bool) { v, ok := creds[k]; return v, ok }, os.ReadFile)
-	if err != nil {
-		return nil, err
-	}
-	woo.Stores = list
-	woo.WooCommerce.ReconcileInterval = 15 * time.Second
-	g.Go(func() error {
-		defer sim.Close()
-		if err := sim.Serve(ctx, lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	// Register the webhooks once the connector answers their ping.
-	g.Go(func() error {
-		url := webhookURL
-		for _, topic := range []string{"order.created", "order.updated", "order.deleted"} {
-			id, err := sim.AddWebhook(woocommercesim.WebhookConfig{Name: "dropsync " + topic, Topic: topic, DeliveryURL: url, Secret: devSecret})
-			for err != nil {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(200 * time.Millisecond):
-				}
-				if id == 0 {
-					id, err = sim.AddWebhook(woocommercesim.WebhookConfig{Name: "dropsync " + topic, Topic: topic, DeliveryURL: url, Secret: devSecret})
-				} else {
-					err = sim.Ping(id)
-				}
-			}
-		}
-		return nil
-	})
-	return sim, nil
 }

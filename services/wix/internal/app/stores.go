@@ -149,12 +149,13 @@ func (s *Settings) CarrierMapping(storeKey string) map[string]string {
 // MarkReady records that the settings stored so far are loaded.
 func (s *Settings) MarkReady() { s.once.Do(func() { close(s.ready) }) }
 
-// Wait blocks until MarkReady or ctx ends.
-func (s *Settings) Wait(ctx context.Context) error {
+// Wait blocks until MarkReady or ctx ends, and reports whether the
+// settings are ready (false: ctx ended first).
+func (s *Settings) Wait(ctx context.Context) bool {
 	select {
 	case <-s.ready:
-		return nil
+		return true
 	case <-ctx.Done():
-		return ctx.Err()
+		return false
 	}
 }

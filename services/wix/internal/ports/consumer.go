@@ -64,8 +64,15 @@ func FollowSettings(ctx context.Context, js jetstream.JetStream, settings *app.S
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			select {
+			case <-ctx.Done():
+				// Stopping: the goroutine above stopped the iterator because
+				// ctx ended. That is the normal way out, not a failure.
 				return nil
+			default:
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil // stopped: nothing more will come
 			}
 			return fmt.Errorf("settings consumer: %w", err)
 		}

@@ -156,7 +156,12 @@ func newEnv(t *testing.T, dupWindow time.Duration) *env {
 
 func (e *env) post(t *testing.T, body string) int {
 	t.Helper()
-	resp, err := http.Post(e.srv.URL, wixsim.WebhookContentType, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.srv.URL, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", wixsim.WebhookContentType)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +432,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(token(t, k, loadFixture(t, name), time.Now()))))
+			h.ServeHTTP(w, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/", strings.NewReader(token(t, k, loadFixture(t, name), time.Now()))))
 			var out bytes.Buffer
 			out.WriteString("status: " + http.StatusText(w.Code) + "\noutcome: " + strings.TrimSpace(w.Body.String()) + "\n")
 			for _, env := range rec.envs {

@@ -183,7 +183,7 @@ func (c *Client) do(ctx context.Context, site Site, method, path string, in, out
 			return fmt.Errorf("encode %s: %w", path, err)
 		}
 	}
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("request %s: %w", path, err)
 	}
