@@ -75,6 +75,9 @@ type Fulfillment struct {
 	// merchant's own.
 	ByApp     bool
 	CreatedAt time.Time
+	// ReceivedAt is when the simulator created it, at full precision
+	// (CreatedAt has Shopify's whole seconds), for latency measurements.
+	ReceivedAt time.Time
 }
 
 // Order is an order as the shop holds it.
@@ -145,6 +148,7 @@ type simFulfillment struct {
 	status    string // success, cancelled
 	createdAt time.Time
 	updatedAt time.Time
+	received  time.Time // full precision, for measurements
 	tracking  []Tracking
 	lines     []fulfilledLine
 	notify    bool
@@ -537,7 +541,7 @@ func (s *Sim) fulfil(o *simOrder, req []foRequest, tracking []Tracking, notify, 
 	o.touch(now)
 	f := &simFulfillment{
 		id: s.newID(), order: o, name: fmt.Sprintf("%s.%d", o.name(), len(o.fulfillments)+1),
-		status: "success", createdAt: o.updatedAt, updatedAt: o.updatedAt,
+		status: "success", createdAt: o.updatedAt, updatedAt: o.updatedAt, received: now,
 		tracking: tracking, notify: notify, byApp: byApp,
 	}
 	for _, r := range req {
@@ -652,7 +656,7 @@ func (o *simOrder) view() Order {
 func (f *simFulfillment) view() Fulfillment {
 	v := Fulfillment{
 		ID: f.id, OrderID: f.order.id, Name: f.name, Status: f.status, Lines: map[int64]int{},
-		Tracking: append([]Tracking(nil), f.tracking...), NotifyCustomer: f.notify, ByApp: f.byApp, CreatedAt: f.createdAt,
+		Tracking: append([]Tracking(nil), f.tracking...), NotifyCustomer: f.notify, ByApp: f.byApp, CreatedAt: f.createdAt, ReceivedAt: f.received,
 	}
 	for _, l := range f.lines {
 		v.Lines[l.line.id] += l.qty

@@ -30,7 +30,7 @@ import (
 // system is the whole of dropsync on one embedded JetStream server, with
 // every platform simulated, driven over gRPC and through the simulators.
 type system struct {
-	t      *testing.T
+	t      testing.TB
 	js     jetstream.JetStream
 	cfg    stack.Config
 	st     *stack.Stack
@@ -39,7 +39,7 @@ type system struct {
 	stop   func()
 }
 
-func startSystem(t *testing.T, faults float64) *system {
+func startSystem(t testing.TB, faults float64, tune ...func(*stack.Devstack)) *system {
 	t.Helper()
 	_, nc := natstest.Connect(t)
 	js, err := jetstream.New(nc)
@@ -54,6 +54,9 @@ func startSystem(t *testing.T, faults float64) *system {
 	d.OrdersAddr, d.NotifierAddr, d.AliExpressAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	d.ShopifyAddr, d.WooCommerceAddr, d.WixAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	d.Faults = faults
+	for _, f := range tune {
+		f(d)
+	}
 	// The simulators live as long as the test: the services may restart.
 	simsCtx, stopSims := context.WithCancel(context.Background())
 	s := &system{t: t, js: js, cfg: cfg, stores: map[string]demo.Store{}}

@@ -45,10 +45,11 @@ type Sims struct {
 	Wix         *wixsim.Sim
 	AliExpress  *aliexpresssim.Sim
 
-	ctx    context.Context
-	g      *errgroup.Group
-	faults float64
-	log    *slog.Logger
+	ctx     context.Context
+	g       *errgroup.Group
+	faults  float64
+	restore float64
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	aeTok  aliexpresssim.Token
@@ -60,9 +61,9 @@ type Sims struct {
 
 type sim struct{ url string }
 
-func newSims(ctx context.Context, faults float64, log *slog.Logger) *Sims {
+func newSims(ctx context.Context, d Devstack, log *slog.Logger) *Sims {
 	g, ctx := errgroup.WithContext(ctx)
-	return &Sims{ctx: ctx, g: g, faults: faults, log: log}
+	return &Sims{ctx: ctx, g: g, faults: d.Faults, restore: d.ShopifyRestoreRate, log: log}
 }
 
 // Wait waits for the simulators to stop.
@@ -97,7 +98,7 @@ func (s *Sims) aliExpress(ac *aliexpress.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.AliExpress == nil {
-		sim := aliexpresssim.New(aliexpresssim.Config{VisibleAfter: time.Second})
+		sim := aliexpresssim.New(aliexpresssim.Config{VisibleAfter: time.Second, RateLimit: 1000, RateBurst: 1000})
 		sim.AddApp("devstack-app", devSecret)
 		for _, p := range demo.SupplierCatalog() {
 			sim.AddProduct(p)
@@ -120,6 +121,7 @@ func (s *Sims) aliExpress(ac *aliexpress.Config) error {
 	// Demo pace: orders show at once, and open orders are polled often.
 	a.VisibleAfter, a.PollInterval, a.MinRepoll = time.Second, time.Second, time.Second
 	a.DailyBudget = 2_000_000 // the simulator has no quota worth saving
+	a.RateLimit = 500
 	return nil
 }
 
@@ -138,6 +140,7 @@ func (s *Sims) shopify(sc *shopify.Config, webhookURL string) error {
 		}})
 		if err := sim.AddShop(shopifysim.ShopConfig{
 			Domain: ShopifyDomain, AccessToken: creds[shopify.CredentialsPrefix(ShopifySlug)+"ACCESS_TOKEN"], AppSecret: devSecret, WebhookURL: webhookURL,
+			RestoreRate: s.restore, MaximumAvailable: 10 * s.restore, // Shopify: bucket = 10 s of restore
 		}); err != nil {
 			return err
 		}

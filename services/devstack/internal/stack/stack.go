@@ -54,6 +54,8 @@ type Devstack struct {
 	WixAddr string `envconfig:"WIX_ADDR" default:"127.0.0.1:8084" desc:"HTTP address of the Wix connector's webhook endpoint"`
 	// OrdersEvery is how often the demo places an order in each simulated store.
 	OrdersEvery time.Duration `envconfig:"ORDERS_EVERY" default:"4s" desc:"How often the demo places an order in each simulated store; 0 turns the demo off"`
+	// ShopifyRestoreRate is the simulated shop's GraphQL cost restore rate.
+	ShopifyRestoreRate float64 `envconfig:"SHOPIFY_RESTORE_RATE" default:"100" desc:"GraphQL cost points a second the simulated Shopify shop restores (Standard 100, Advanced 200, Plus 1000)"`
 	// Faults is the share of simulated platform calls that fail.
 	Faults float64 `envconfig:"FAULTS" default:"0" desc:"Share (0-0.5) of simulated platform API calls answered 429 or 5xx, and of webhooks delivered twice"`
 	// LogFile receives the services' logs, so the live view stays readable.
@@ -161,7 +163,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		if sctx == nil {
 			sctx, st.owned = ctx, true
 		}
-		st.Sims = newSims(sctx, cfg.Devstack.Faults, log)
+		st.Sims = newSims(sctx, cfg.Devstack, log)
 	}
 	// Bind every listener first: the services find each other (and the
 	// simulators find the webhook endpoints) by the bound addresses.
