@@ -61,6 +61,11 @@ type Sims struct {
 
 type sim struct{ url string }
 
+// Secret is the secret every simulated platform shares with its connector
+// in this run (webhook signing, API tokens): made fresh at start, never
+// stored. Tests sign their own deliveries with it.
+func (s *Sims) Secret() string { return devSecret }
+
 func newSims(ctx context.Context, d Devstack, log *slog.Logger) *Sims {
 	g, ctx := errgroup.WithContext(ctx)
 	return &Sims{ctx: ctx, g: g, faults: d.Faults, restore: d.ShopifyRestoreRate, log: log}
