@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 # Every module of the workspace, as package patterns (./pkg/... ./proto/... ...).
 PKGS = $(shell go list -m -f '{{.Dir}}/...' | sed 's|^$(CURDIR)|.|')
 # Services whose configuration tables `make generate` writes into the README.
-SERVICES := orders
+SERVICES := devstack orders notifier aliexpress shopify woocommerce wix
 BENCHTIME ?= 2s
 
 .PHONY: help

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -23,6 +24,15 @@ import (
 )
 
 func main() {
+	docs := flag.Bool("config-docs", false, "print the configuration variables as a Markdown table and exit")
+	flag.Parse()
+	if *docs {
+		if err := config.PrintUsage(os.Stdout, &stack.Config{}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {

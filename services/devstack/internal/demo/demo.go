@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,12 +172,25 @@ func (d *Demo) placeAwaiting(ctx context.Context, client ordersv1.OrderServiceCl
 			if err != nil {
 				break
 			}
+			if !d.ours(c.GetOrderId()) {
+				continue // an order of a real store, or one made by hand: the merchant's call
+			}
 			_, err = client.PlaceOrders(ctx, &ordersv1.PlaceOrdersRequest{RequestId: fmt.Sprintf("devstack-place-%d", c.GetRevision()), OrderIds: []string{c.GetOrderId()}})
 			if err != nil {
 				d.Log.Warn("demo place", "order_id", c.GetOrderId(), "err", err)
 			}
 		}
 	}
+}
+
+// ours reports whether an order belongs to one of the demo's stores.
+func (d *Demo) ours(orderID string) bool {
+	for _, s := range d.Stores {
+		if strings.HasPrefix(orderID, s.Key()+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // supply plays the AliExpress sellers: a placed order is paid after a
