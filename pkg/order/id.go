@@ -12,6 +12,9 @@ const (
 	WordShopify     = "shopify"
 	WordWooCommerce = "woocommerce"
 	WordWix         = "wix"
+	// WordAliExpress names the supplier platform in ids of supplier-level
+	// facts ("aliexpress:<account>"); no order id starts with it.
+	WordAliExpress = "aliexpress"
 )
 
 // StreamPrefix starts the name of every order's event stream.

@@ -50,7 +50,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	log := telemetry.NewLogger(logFile, cfg.LogLevel, cfg.LogFormat)
 	return stack.Run(ctx, cfg, log, os.Stdout)
 }

@@ -16,13 +16,17 @@ import (
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/order"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/app"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/ports"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Name is the service's name in logs, traces and NATS connections.
@@ -108,6 +112,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 			HandlerTimeout: a.AckWait, Logger: log,
 		}, placer.Handle)
 	})
+	g.Go(func() error { return publishHealth(ctx, health, pub, a.AppKey, log) })
 	g.Go(func() error { return syncer.RunContinuous(ctx) })
 	g.Go(func() error { return syncer.RunSchedule(ctx) })
 	log.InfoContext(ctx, "aliexpress connector ready", "grpc", lis.Addr().String(), "open_orders", len(store.Open()),
@@ -150,4 +155,41 @@ func startSimulator(ctx context.Context, g *errgroup.Group, a AliExpress, log *s
 		return nil
 	})
 	return a, nil
+}
+
+// publishHealth publishes every change of the connection's health as a
+// SupplierConnectionChanged event: an expired or revoked token is a fact
+// on the bus and in the event store, never a silent stop.
+func publishHealth(ctx context.Context, health *app.Health, pub *bus.Publisher, account string, log *slog.Logger) error {
+	for {
+		var st app.HealthState
+		select {
+		case <-ctx.Done():
+			return nil
+		case st = <-health.Changes():
+		}
+		env := &eventsv1.Envelope{
+			EventId:    envelope.ID("aliexpress", "connection", account, st.ChangedAt.UTC().Format(time.RFC3339Nano)),
+			OrderId:    order.WordAliExpress + ":" + account,
+			OccurredAt: timestamppb.New(st.ChangedAt),
+			RecordedAt: timestamppb.New(st.ChangedAt),
+			Source:     &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_ALIEXPRESS, Service: "aliexpress"},
+			Event: &eventsv1.Envelope_SupplierConnectionChanged{SupplierConnectionChanged: &eventsv1.SupplierConnectionChanged{
+				Account: account, Healthy: st.Healthy, Reason: st.Reason,
+			}},
+		}
+		env.CorrelationId = env.GetEventId()
+		for {
+			err := pub.Publish(ctx, bus.SupplierSubject(env.GetOrderId()), env)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			log.Warn("publish connection health", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+		}
+	}
 }

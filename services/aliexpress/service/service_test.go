@@ -622,6 +622,18 @@ func TestTokenLapseIsRefreshedAndRevocationIsReported(t *testing.T) {
 	if err != nil || hl.GetHealthy() || !strings.Contains(hl.GetReason(), "IllegalAccessToken") || hl.GetUnhealthyCount() != 1 {
 		t.Errorf("health after revocation: %v %v", hl, err)
 	}
+	// The revocation is an event on the bus, for the orders service to keep.
+	h.eventually("SupplierConnectionChanged (unhealthy) published", func() error {
+		for _, e := range h.events() {
+			if c := e.GetSupplierConnectionChanged(); c != nil && !c.GetHealthy() && strings.Contains(c.GetReason(), "IllegalAccessToken") {
+				if !strings.HasPrefix(e.GetOrderId(), "aliexpress:") {
+					return fmt.Errorf("order id %q", e.GetOrderId())
+				}
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
 	// A placement now fails visibly, retryable once reconnected.
 	h.place("shopify:acme:4002", "req", "cmd-4002", items)
 	f := h.waitFor("shopify:acme:4002", "SupplierPlacementFailed", 1)[0].GetSupplierPlacementFailed()

@@ -25,6 +25,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	jsstore "github.com/dropsync/dropsync/pkg/eventstore/jetstream"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/orders/internal/ports"
 	"github.com/dropsync/dropsync/services/orders/service"
@@ -605,5 +606,41 @@ func TestSettingsRoundTrip(t *testing.T) {
 	g, err = h.client.GetStoreSettings(ctx, &ordersv1.GetStoreSettingsRequest{Store: "woocommerce:shop"})
 	if err != nil || g.GetSettings().GetShippingConfirmation() || g.GetSettings().GetCarrierMapping()["CAINIAO_STANDARD"] != "Cainiao" {
 		t.Fatalf("settings after restart = %v, %v", g, err)
+	}
+}
+
+// TestSupplierConnectionChangesAreRecorded: an expired AliExpress token is
+// an event, kept in the event store, not a dead letter.
+func TestSupplierConnectionChangesAreRecorded(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	env := &eventsv1.Envelope{
+		EventId: envelope.ID("test", "connection", "1"), OrderId: "aliexpress:app-1", OccurredAt: timestamppb.New(t0),
+		Event: &eventsv1.Envelope_SupplierConnectionChanged{SupplierConnectionChanged: &eventsv1.SupplierConnectionChanged{
+			Account: "app-1", Healthy: false, Reason: "AliExpress IllegalAccessToken",
+		}},
+	}
+	h.publish(env)
+	h.publish(created("shopify:demo:4001", "4001")) // the next fact is not blocked
+	h.waitTab("shopify:demo:4001", eventsv1.Tab_TAB_PENDING)
+	store, err := jsstore.New(ctx, h.js, jsstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h.eventually("connection event recorded", func() error {
+		for rec, err := range store.ReadStream(ctx, "connection-aliexpress:app-1", 0) {
+			if err != nil {
+				return err
+			}
+			if rec.Type != "SupplierConnectionChanged" {
+				return fmt.Errorf("recorded %s", rec.Type)
+			}
+			return nil
+		}
+		return errors.New("empty stream")
+	})
+	if dl, _ := bus.DeadLetters(ctx, h.js, bus.StreamSupplier, 10); len(dl) != 0 {
+		t.Fatalf("connection event dead-lettered: %+v", dl)
 	}
 }

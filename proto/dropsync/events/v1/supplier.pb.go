@@ -457,6 +457,71 @@ func (x *SupplierOrderFinished) GetSupplierOrderId() string {
 	return ""
 }
 
+// SupplierConnectionChanged: the supplier refused the connector's
+// credentials (an expired or revoked token), or took them again. The
+// envelope's order_id is "<supplier platform>:<account>".
+type SupplierConnectionChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The supplier account (app key) the connector acts for.
+	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Healthy bool   `protobuf:"varint,2,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// Why, when unhealthy: the supplier's error code and text.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupplierConnectionChanged) Reset() {
+	*x = SupplierConnectionChanged{}
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupplierConnectionChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupplierConnectionChanged) ProtoMessage() {}
+
+func (x *SupplierConnectionChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupplierConnectionChanged.ProtoReflect.Descriptor instead.
+func (*SupplierConnectionChanged) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SupplierConnectionChanged) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *SupplierConnectionChanged) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *SupplierConnectionChanged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_dropsync_events_v1_supplier_proto protoreflect.FileDescriptor
 
 const file_dropsync_events_v1_supplier_proto_rawDesc = "" +
@@ -490,7 +555,11 @@ const file_dropsync_events_v1_supplier_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x126\n" +
 	"\x05lines\x18\x03 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\"C\n" +
 	"\x15SupplierOrderFinished\x12*\n" +
-	"\x11supplier_order_id\x18\x01 \x01(\tR\x0fsupplierOrderIdB@Z>github.com/dropsync/dropsync/proto/dropsync/events/v1;eventsv1b\x06proto3"
+	"\x11supplier_order_id\x18\x01 \x01(\tR\x0fsupplierOrderId\"g\n" +
+	"\x19SupplierConnectionChanged\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
+	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reasonB@Z>github.com/dropsync/dropsync/proto/dropsync/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_dropsync_events_v1_supplier_proto_rawDescOnce sync.Once
@@ -504,28 +573,29 @@ func file_dropsync_events_v1_supplier_proto_rawDescGZIP() []byte {
 	return file_dropsync_events_v1_supplier_proto_rawDescData
 }
 
-var file_dropsync_events_v1_supplier_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_dropsync_events_v1_supplier_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_dropsync_events_v1_supplier_proto_goTypes = []any{
-	(*SupplierOrder)(nil),           // 0: dropsync.events.v1.SupplierOrder
-	(*SupplierOrderPlaced)(nil),     // 1: dropsync.events.v1.SupplierOrderPlaced
-	(*SupplierPlacementFailed)(nil), // 2: dropsync.events.v1.SupplierPlacementFailed
-	(*SupplierOrderPaid)(nil),       // 3: dropsync.events.v1.SupplierOrderPaid
-	(*SupplierShipmentCreated)(nil), // 4: dropsync.events.v1.SupplierShipmentCreated
-	(*SupplierTrackingChanged)(nil), // 5: dropsync.events.v1.SupplierTrackingChanged
-	(*SupplierOrderCanceled)(nil),   // 6: dropsync.events.v1.SupplierOrderCanceled
-	(*SupplierOrderFinished)(nil),   // 7: dropsync.events.v1.SupplierOrderFinished
-	(*LineQuantity)(nil),            // 8: dropsync.events.v1.LineQuantity
-	(*FailureReason)(nil),           // 9: dropsync.events.v1.FailureReason
-	(*Tracking)(nil),                // 10: dropsync.events.v1.Tracking
+	(*SupplierOrder)(nil),             // 0: dropsync.events.v1.SupplierOrder
+	(*SupplierOrderPlaced)(nil),       // 1: dropsync.events.v1.SupplierOrderPlaced
+	(*SupplierPlacementFailed)(nil),   // 2: dropsync.events.v1.SupplierPlacementFailed
+	(*SupplierOrderPaid)(nil),         // 3: dropsync.events.v1.SupplierOrderPaid
+	(*SupplierShipmentCreated)(nil),   // 4: dropsync.events.v1.SupplierShipmentCreated
+	(*SupplierTrackingChanged)(nil),   // 5: dropsync.events.v1.SupplierTrackingChanged
+	(*SupplierOrderCanceled)(nil),     // 6: dropsync.events.v1.SupplierOrderCanceled
+	(*SupplierOrderFinished)(nil),     // 7: dropsync.events.v1.SupplierOrderFinished
+	(*SupplierConnectionChanged)(nil), // 8: dropsync.events.v1.SupplierConnectionChanged
+	(*LineQuantity)(nil),              // 9: dropsync.events.v1.LineQuantity
+	(*FailureReason)(nil),             // 10: dropsync.events.v1.FailureReason
+	(*Tracking)(nil),                  // 11: dropsync.events.v1.Tracking
 }
 var file_dropsync_events_v1_supplier_proto_depIdxs = []int32{
-	8,  // 0: dropsync.events.v1.SupplierOrder.lines:type_name -> dropsync.events.v1.LineQuantity
+	9,  // 0: dropsync.events.v1.SupplierOrder.lines:type_name -> dropsync.events.v1.LineQuantity
 	0,  // 1: dropsync.events.v1.SupplierOrderPlaced.orders:type_name -> dropsync.events.v1.SupplierOrder
-	9,  // 2: dropsync.events.v1.SupplierPlacementFailed.reason:type_name -> dropsync.events.v1.FailureReason
-	10, // 3: dropsync.events.v1.SupplierShipmentCreated.tracking:type_name -> dropsync.events.v1.Tracking
-	8,  // 4: dropsync.events.v1.SupplierShipmentCreated.lines:type_name -> dropsync.events.v1.LineQuantity
-	10, // 5: dropsync.events.v1.SupplierTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
-	8,  // 6: dropsync.events.v1.SupplierOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
+	10, // 2: dropsync.events.v1.SupplierPlacementFailed.reason:type_name -> dropsync.events.v1.FailureReason
+	11, // 3: dropsync.events.v1.SupplierShipmentCreated.tracking:type_name -> dropsync.events.v1.Tracking
+	9,  // 4: dropsync.events.v1.SupplierShipmentCreated.lines:type_name -> dropsync.events.v1.LineQuantity
+	11, // 5: dropsync.events.v1.SupplierTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
+	9,  // 6: dropsync.events.v1.SupplierOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
 	7,  // [7:7] is the sub-list for method output_type
 	7,  // [7:7] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
@@ -545,7 +615,7 @@ func file_dropsync_events_v1_supplier_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dropsync_events_v1_supplier_proto_rawDesc), len(file_dropsync_events_v1_supplier_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -26,6 +26,7 @@ type Health struct {
 	lastSuccess time.Time
 	unhealthy   int64
 	counter     metric.Int64Counter
+	changes     chan HealthState
 }
 
 // HealthState is a snapshot of Health.
@@ -41,7 +42,22 @@ func NewHealth(now func() time.Time, log *slog.Logger) *Health {
 	c, _ := otel.Meter("github.com/dropsync/dropsync/services/aliexpress").Int64Counter(
 		"dropsync.aliexpress.connection.unhealthy",
 		metric.WithDescription("Times the AliExpress connection went unhealthy (credentials refused)"))
-	return &Health{now: now, log: log, healthy: true, changedAt: now(), counter: c}
+	return &Health{now: now, log: log, healthy: true, changedAt: now(), counter: c, changes: make(chan HealthState, 64)}
+}
+
+// Changes delivers every change of state, for publishing as events. When
+// nobody keeps up (64 behind) a change is dropped from the feed, logged,
+// and still visible through State.
+func (h *Health) Changes() <-chan HealthState { return h.changes }
+
+// changed runs under h.mu.
+func (h *Health) changed() {
+	st := HealthState{Healthy: h.healthy, Reason: h.reason, ChangedAt: h.changedAt, LastSuccess: h.lastSuccess, UnhealthyCount: h.unhealthy}
+	select {
+	case h.changes <- st:
+	default:
+		h.log.Warn("aliexpress connection change not published: feed full", "healthy", st.Healthy)
+	}
 }
 
 // Observe is aeapi.Config.OnAuth: nil is a working call, an error a
@@ -55,6 +71,7 @@ func (h *Health) Observe(err *aeapi.APIError) {
 		if !h.healthy {
 			h.healthy, h.reason, h.changedAt = true, "", now
 			h.log.Info("aliexpress connection healthy again")
+			h.changed()
 		}
 		return
 	}
@@ -74,6 +91,7 @@ func (h *Health) Observe(err *aeapi.APIError) {
 		}
 		h.healthy, h.reason, h.changedAt = false, reason, now
 		h.log.Error("aliexpress connection unhealthy: the credentials were refused; renew the authorization", "reason", reason)
+		h.changed()
 	}
 }
 

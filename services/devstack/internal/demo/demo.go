@@ -74,7 +74,7 @@ func (d *Demo) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	client := ordersv1.NewOrderServiceClient(conn)
 	if err := waitServing(ctx, healthpb.NewHealthClient(conn)); err != nil {
 		return nil

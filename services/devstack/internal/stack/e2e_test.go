@@ -122,7 +122,7 @@ func (s *system) restart() {
 	d := &s.cfg.Devstack
 	d.OrdersAddr, d.NotifierAddr, d.AliExpressAddr = old.OrdersAddr, old.NotifierAddr, old.AliExpressAddr
 	d.ShopifyAddr, d.WooCommerceAddr, d.WixAddr = old.ShopifyAddr, old.WooCommerceAddr, old.WixAddr
-	s.start(nil, old.Sims)
+	s.start(context.Background(), old.Sims) // the context bounds new simulators only: none are made
 	for _, store := range s.st.Demo.Stores {
 		platform, _, _ := strings.Cut(store.Key(), ":")
 		s.stores[platform] = store
@@ -131,14 +131,14 @@ func (s *system) restart() {
 
 func (s *system) eventually(what string, f func() error) {
 	s.t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		err := f()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: still %v after 45s", what, err)
+			s.t.Fatalf("%s: still %v after 90s", what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -209,7 +209,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		return fail(fmt.Errorf("aliexpress: %w", err))
 	}
 	if ac.AliExpress.AppKey == "" {
-		if err := st.Sims.aliExpress(&ac); err != nil {
+		if err := st.aliExpress(&ac); err != nil {
 			return fail(err)
 		}
 		st.Demo.Supplier = st.AliExpress
@@ -229,7 +229,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 			return fail(fmt.Errorf("shopify: %w", err))
 		}
 	} else {
-		if err := st.Sims.shopify(&sc, "http://"+st.ShopifyAddr+shopify.WebhookPath); err != nil {
+		if err := st.shopify(&sc, "http://"+st.ShopifyAddr+shopify.WebhookPath); err != nil {
 			return fail(err)
 		}
 		st.Demo.Stores = append(st.Demo.Stores, demo.NewShopifyStore(st.Shopify, ShopifySlug, ShopifyDomain))
@@ -250,7 +250,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 			return fail(fmt.Errorf("woocommerce: %w", err))
 		}
 	} else {
-		if err := st.Sims.wooCommerce(&woo, "http://"+st.WooCommerceAddr+woo.WooCommerce.WebhookPath); err != nil {
+		if err := st.wooCommerce(&woo, "http://"+st.WooCommerceAddr+woo.WooCommerce.WebhookPath); err != nil {
 			return fail(err)
 		}
 		st.Demo.Stores = append(st.Demo.Stores, demo.NewWooCommerceStore(st.WooCommerce, WooCommerceSlug))
@@ -266,7 +266,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 	}
 	wc.Wix.WebhookAddr, wc.Wix.NotifierAddr = st.WixAddr, st.NotifierAddr
 	if len(wc.Wix.Stores) == 0 {
-		if err := st.Sims.wix(&wc, "http://"+st.WixAddr+wc.Wix.WebhookPath); err != nil {
+		if err := st.wix(&wc, "http://"+st.WixAddr+wc.Wix.WebhookPath); err != nil {
 			return fail(err)
 		}
 		st.Demo.Stores = append(st.Demo.Stores, demo.NewWixStore(st.Wix, WixSlug, WixSiteID))

@@ -39,7 +39,7 @@ func BenchmarkWebhookToJetStream(b *testing.B) {
 	for _, id := range []string{shopID, wooID, wixID} {
 		s.waitTab(id, eventsv1.Tab_TAB_PENDING)
 	}
-	secret := s.st.Sims.Secret()
+	secret := s.st.Secret()
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	var shopDelivery shopifysim.Delivery

@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	client := ordersv1.NewOrderServiceClient(conn)
 	st := &state{}
 	go st.watch(ctx, client)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,6 +176,9 @@ func (a *App) context() order.Context { return order.Context{Now: a.cfg.Now().UT
 // retry can cure are marked bus.Permanent, so the message is dead-lettered
 // at once with the reason.
 func (a *App) HandleFact(ctx context.Context, env *eventsv1.Envelope) error {
+	if env.GetSupplierConnectionChanged() != nil {
+		return a.recordConnection(ctx, env)
+	}
 	id, err := order.ParseID(env.GetOrderId())
 	if err != nil {
 		return bus.Permanent(err)
@@ -199,6 +203,31 @@ func (a *App) HandleFact(ctx context.Context, env *eventsv1.Envelope) error {
 	default:
 		return err
 	}
+}
+
+// ConnectionStreamPrefix starts the event streams of supplier connections
+// ("connection-aliexpress:<account>").
+const ConnectionStreamPrefix = "connection-"
+
+// recordConnection keeps a supplier connection's health changes in the
+// event store, one stream per account, for operators and analysts. A
+// redelivery within JetStream's duplicate window is dropped by event id.
+func (a *App) recordConnection(ctx context.Context, env *eventsv1.Envelope) error {
+	platform, account, ok := strings.Cut(env.GetOrderId(), ":")
+	if !ok || platform != order.WordAliExpress || account == "" {
+		return bus.Permanent(fmt.Errorf("connection event for %q: want aliexpress:<account>", env.GetOrderId()))
+	}
+	b, err := envelope.Marshal(env)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	_, err = a.store.Append(ctx, ConnectionStreamPrefix+env.GetOrderId(), eventstore.Any(), eventstore.EventData{
+		ID: env.GetEventId(), Type: envelope.Type(env), Data: b, ContentType: envelope.ContentType,
+	})
+	if errors.Is(err, eventstore.ErrInvalidEvent) {
+		return bus.Permanent(err)
+	}
+	return err
 }
 
 // Get returns an order's view.
