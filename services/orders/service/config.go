@@ -29,6 +29,10 @@ type Orders struct {
 	MaxAttempts int `envconfig:"MAX_ATTEMPTS" default:"5" desc:"Load-decide-append rounds on concurrent changes before a command is Aborted"`
 	// CacheSize bounds the orders kept folded in memory.
 	CacheSize int `envconfig:"CACHE_SIZE" default:"50000" desc:"Orders kept folded in memory (a cached order is checked against the event store's revision before use)"`
+	// NoTrackingAfter flags orders paid at the supplier without tracking.
+	NoTrackingAfter time.Duration `envconfig:"NO_TRACKING_AFTER" default:"168h" desc:"An order whose supplier order was paid this long ago with no tracking is flagged for attention (DSers: 7 days)"`
+	// AttentionInterval paces the attention pass.
+	AttentionInterval time.Duration `envconfig:"ATTENTION_INTERVAL" default:"1h" desc:"How often open orders are checked for attention (ListOrders attention_only lists the flagged ones); 0 turns it off"`
 	// AckWait is how long JetStream waits for a fact's ack.
 	AckWait time.Duration `envconfig:"ACK_WAIT" default:"30s" desc:"How long JetStream waits for a fact's ack before redelivering it"`
 }
@@ -47,6 +51,9 @@ func (c Config) Validate() error {
 	}
 	if c.Orders.CacheSize < 1 {
 		errs = append(errs, errors.New("DROPSYNC_ORDERS_CACHE_SIZE: must be at least 1"))
+	}
+	if c.Orders.NoTrackingAfter <= 0 || c.Orders.AttentionInterval < 0 {
+		errs = append(errs, errors.New("DROPSYNC_ORDERS_NO_TRACKING_AFTER: must be positive; DROPSYNC_ORDERS_ATTENTION_INTERVAL: not negative"))
 	}
 	if c.Orders.AckWait < time.Second {
 		errs = append(errs, errors.New("DROPSYNC_ORDERS_ACK_WAIT: must be at least 1s"))

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 
 	"github.com/dropsync/dropsync/pkg/bus"
@@ -77,6 +79,9 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	g.Go(func() error { return application.FollowStores(ctx, eventstore.Start) })
 	g.Go(func() error { return rel.Run(ctx) })
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	if every := cfg.Orders.AttentionInterval; every > 0 {
+		g.Go(func() error { return watchAttention(ctx, application, view, every, cfg.Orders.NoTrackingAfter, log) })
+	}
 	g.Go(func() error {
 		select {
 		case <-view.CaughtUp():
@@ -96,4 +101,31 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		}, application, log)
 	})
 	return g.Wait()
+}
+
+// watchAttention checks every open order that has paid supplier orders for
+// the merchant's attention, every interval, once the read model is current.
+func watchAttention(ctx context.Context, a *app.App, view *readmodel.Model, every, noTrackingAfter time.Duration, log *slog.Logger) error {
+	select {
+	case <-view.CaughtUp():
+	case <-ctx.Done():
+		return nil
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		for _, id := range view.IDs(eventsv1.Tab_TAB_AWAITING_PAYMENT, eventsv1.Tab_TAB_AWAITING_SHIPMENT, eventsv1.Tab_TAB_AWAITING_FULFILLMENT) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := a.CheckAttention(ctx, id, noTrackingAfter); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "attention check", "order_id", id, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }

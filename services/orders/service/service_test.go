@@ -35,6 +35,7 @@ import (
 // talks to it over gRPC on loopback.
 type harness struct {
 	t      *testing.T
+	tune   func(*service.Config)
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	pub    *bus.Publisher
@@ -43,7 +44,7 @@ type harness struct {
 	stop   func()
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, tune ...func(*service.Config)) *harness {
 	t.Helper()
 	_, nc := natstest.Connect(t)
 	js, err := jetstream.New(nc)
@@ -51,6 +52,9 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, nc: nc, js: js, pub: bus.NewPublisher(js, bus.PublisherConfig{})}
+	if len(tune) > 0 {
+		h.tune = tune[0]
+	}
 	h.start()
 	return h
 }
@@ -65,6 +69,10 @@ func (h *harness) start() {
 	}
 	cfg.Orders.MaxDeliver = 3
 	cfg.Orders.AckWait = 2 * time.Second
+	cfg.Orders.AttentionInterval = 0 // on only where a test asks
+	if h.tune != nil {
+		h.tune(&cfg)
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -643,4 +651,71 @@ func TestSupplierConnectionChangesAreRecorded(t *testing.T) {
 	if dl, _ := bus.DeadLetters(ctx, h.js, bus.StreamSupplier, 10); len(dl) != 0 {
 		t.Fatalf("connection event dead-lettered: %+v", dl)
 	}
+}
+
+// TestAttentionFlagsPaidOrdersWithoutTracking: a supplier order paid longer
+// ago than DROPSYNC_ORDERS_NO_TRACKING_AFTER with no tracking is flagged,
+// listed with attention_only, and unlisted once the order moves on.
+func TestAttentionFlagsPaidOrdersWithoutTracking(t *testing.T) {
+	h := newHarness(t, func(c *service.Config) {
+		c.Orders.AttentionInterval, c.Orders.NoTrackingAfter = 100*time.Millisecond, time.Hour
+	})
+	ctx := context.Background()
+	const id = "shopify:demo:5001"
+	h.publish(created(id, "5001"))
+	h.publish(paid(id, "5001"))
+	h.waitTab(id, eventsv1.Tab_TAB_AWAITING_ORDER)
+	h.mapVariants("shopify:demo")
+	if r, err := h.client.PlaceOrders(ctx, &ordersv1.PlaceOrdersRequest{RequestId: "p", OrderIds: []string{id}}); err != nil || !r.GetResults()[0].GetAccepted() {
+		t.Fatalf("place: %v %v", r, err)
+	}
+	lines := []*eventsv1.LineQuantity{{LineItemId: "li-1", Quantity: 2}, {LineItemId: "li-2", Quantity: 1}}
+	h.publish(fact(id, "placed", t0.Add(2*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierOrderPlaced{SupplierOrderPlaced: &eventsv1.SupplierOrderPlaced{
+			RequestId: "p", Orders: []*eventsv1.SupplierOrder{{SupplierOrderId: "8200001", Lines: lines}},
+		}}
+	}))
+	// Paid a day before the test runs: far past the hour allowed.
+	h.publish(fact(id, "ae-paid", t0.Add(3*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierOrderPaid{SupplierOrderPaid: &eventsv1.SupplierOrderPaid{SupplierOrderId: "8200001"}}
+	}))
+	h.waitTab(id, eventsv1.Tab_TAB_AWAITING_SHIPMENT)
+	h.eventually("flagged and listed", func() error {
+		l, err := h.client.ListOrders(ctx, &ordersv1.ListOrdersRequest{AttentionOnly: true})
+		if err != nil {
+			return err
+		}
+		if len(l.GetOrders()) != 1 || l.GetOrders()[0].GetOrderId() != id ||
+			l.GetOrders()[0].GetAttention()[0].GetKind() != eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING {
+			return fmt.Errorf("listed %v", l.GetOrders())
+		}
+		return nil
+	})
+	if a := h.get(id).GetAttention(); len(a) != 1 {
+		t.Fatalf("GetOrder attention = %v, want the one flag (raised once, not every pass)", a)
+	}
+	h.publish(fact(id, "shipped", t0.Add(4*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierShipmentCreated{SupplierShipmentCreated: &eventsv1.SupplierShipmentCreated{
+			SupplierOrderId: "8200001", ShipmentId: "shp-9", Tracking: &eventsv1.Tracking{Number: "LP9", Carrier: "CAINIAO_STANDARD"}, Lines: lines,
+		}}
+	}))
+	h.eventually("unlisted once it moved", func() error {
+		l, err := h.client.ListOrders(ctx, &ordersv1.ListOrdersRequest{AttentionOnly: true})
+		if err != nil {
+			return err
+		}
+		if len(l.GetOrders()) != 0 {
+			return fmt.Errorf("still listed %v", l.GetOrders())
+		}
+		return nil
+	})
+}
+
+func (h *harness) get(id string) *ordersv1.Order {
+	h.t.Helper()
+	r, err := h.client.GetOrder(context.Background(), &ordersv1.GetOrderRequest{OrderId: id})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r.GetOrder()
 }

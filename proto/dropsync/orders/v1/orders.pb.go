@@ -661,7 +661,10 @@ type ListOrdersRequest struct {
 	// At most 500; default 50.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only orders flagged for the merchant's attention (an AttentionRaised
+	// since the order last changed tab; GetOrder has the details).
+	AttentionOnly bool `protobuf:"varint,7,opt,name=attention_only,json=attentionOnly,proto3" json:"attention_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -736,6 +739,13 @@ func (x *ListOrdersRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListOrdersRequest) GetAttentionOnly() bool {
+	if x != nil {
+		return x.AttentionOnly
+	}
+	return false
 }
 
 // ListOrdersResponse holds one page.
@@ -2289,7 +2299,7 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x0fGetOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"C\n" +
 	"\x10GetOrderResponse\x12/\n" +
-	"\x05order\x18\x01 \x01(\v2\x19.dropsync.orders.v1.OrderR\x05order\"\x94\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x19.dropsync.orders.v1.OrderR\x05order\"\xbb\x02\n" +
 	"\x11ListOrdersRequest\x12)\n" +
 	"\x03tab\x18\x01 \x01(\x0e2\x17.dropsync.events.v1.TabR\x03tab\x12\x14\n" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12?\n" +
@@ -2297,7 +2307,8 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x0ecreated_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x1b\n" +
 	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tR\tpageToken\"o\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\x12%\n" +
+	"\x0eattention_only\x18\a \x01(\bR\rattentionOnly\"o\n" +
 	"\x12ListOrdersResponse\x121\n" +
 	"\x06orders\x18\x01 \x03(\v2\x19.dropsync.orders.v1.OrderR\x06orders\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +

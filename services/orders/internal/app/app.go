@@ -205,6 +205,23 @@ func (a *App) HandleFact(ctx context.Context, env *eventsv1.Envelope) error {
 	}
 }
 
+// CheckAttention flags an order that needs the merchant's attention (a
+// supplier order paid noTrackingAfter ago with no tracking); it is a no-op
+// when nothing is late or the flag is already up.
+func (a *App) CheckAttention(ctx context.Context, orderID string, noTrackingAfter time.Duration) error {
+	id, err := order.ParseID(orderID)
+	if err != nil {
+		return err
+	}
+	_, err = a.execute(ctx, id, func(o *order.Order) ([]*eventsv1.Envelope, error) {
+		if !o.Exists() {
+			return nil, nil
+		}
+		return o.CheckAttention(order.AttentionPolicy{NoTrackingAfter: noTrackingAfter}, a.context())
+	})
+	return err
+}
+
 // ConnectionStreamPrefix starts the event streams of supplier connections
 // ("connection-aliexpress:<account>").
 const ConnectionStreamPrefix = "connection-"

@@ -134,7 +134,7 @@ func (s *OrderService) ListOrders(ctx context.Context, req *ordersv1.ListOrdersR
 	if a, b := req.GetCreatedAfter(), req.GetCreatedBefore(); a != nil && b != nil && !a.AsTime().Before(b.AsTime()) {
 		return nil, s.fail(ctx, invalid("created_before", "must be after created_after"))
 	}
-	q := readmodel.Query{Tab: req.GetTab(), Store: req.GetStore(), PageSize: size, PageToken: req.GetPageToken()}
+	q := readmodel.Query{Tab: req.GetTab(), Store: req.GetStore(), PageSize: size, PageToken: req.GetPageToken(), AttentionOnly: req.GetAttentionOnly()}
 	if t := req.GetCreatedAfter(); t != nil {
 		q.CreatedAfter = t.AsTime()
 	}
@@ -160,6 +160,9 @@ func summaryView(sum readmodel.Summary) *ordersv1.Order {
 		CreatedAt: timestamppb.New(sum.CreatedAt),
 		UpdatedAt: timestamppb.New(sum.UpdatedAt),
 		Revision:  sum.Revision,
+	}
+	if sum.Attention != nil {
+		o.Attention = []*eventsv1.AttentionRaised{sum.Attention}
 	}
 	if id, err := order.ParseID(sum.ID); err == nil {
 		o.Platform, o.StoreId, o.StoreOrderId = id.Platform, id.Store, id.StoreOrderID

@@ -41,18 +41,22 @@ type Summary struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Revision  uint64
+	// Attention is the latest AttentionRaised since the order last changed
+	// tab, or nil.
+	Attention *eventsv1.AttentionRaised
 }
 
 // summary is the compact form kept in memory: times as unix nanoseconds,
 // the store as an index into the interned store keys.
 type summary struct {
-	id       string
-	name     string
-	created  int64
-	updated  int64
-	revision uint64
-	store    uint32
-	tab      eventsv1.Tab
+	id        string
+	name      string
+	created   int64
+	updated   int64
+	revision  uint64
+	attention *eventsv1.AttentionRaised
+	store     uint32
+	tab       eventsv1.Tab
 }
 
 // Change is one status change, as WatchOrders streams it.
@@ -183,7 +187,11 @@ func (m *Model) Apply(id string, rev uint64, pos eventstore.Position, env *event
 			m.moveCreated(s, c.AsTime().UnixNano())
 		}
 	}
+	if a := env.GetAttentionRaised(); a != nil {
+		s.attention = a
+	}
 	if sc := env.GetOrderStatusChanged(); sc != nil && sc.GetTo() != s.tab {
+		s.attention = nil // what needed attention moved the order on
 		from := s.tab
 		m.count(s.store, from, -1)
 		m.count(s.store, sc.GetTo(), +1)
@@ -257,6 +265,7 @@ func (m *Model) export(s *summary) Summary {
 	return Summary{
 		ID: s.id, Name: s.name, Store: m.stores[s.store], Tab: s.tab,
 		CreatedAt: time.Unix(0, s.created).UTC(), UpdatedAt: time.Unix(0, s.updated).UTC(), Revision: s.revision,
+		Attention: s.attention,
 	}
 }
 
@@ -268,6 +277,8 @@ type Query struct {
 	CreatedBefore time.Time
 	PageSize      int
 	PageToken     string
+	// AttentionOnly keeps orders flagged for attention.
+	AttentionOnly bool
 }
 
 // List returns a page of orders, newest first, and the token of the next
@@ -311,6 +322,9 @@ func (m *Model) List(q Query) ([]Summary, string, error) {
 			continue
 		}
 		if q.Store != "" && s.store != store {
+			continue
+		}
+		if q.AttentionOnly && s.attention == nil {
 			continue
 		}
 		if len(out) == q.PageSize {
@@ -413,4 +427,17 @@ func (m *Model) Revision(orderID string) (uint64, bool) {
 		return 0, false
 	}
 	return s.revision, true
+}
+
+// IDs returns the ids of the orders in the given tabs.
+func (m *Model) IDs(tabs ...eventsv1.Tab) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for _, s := range m.byCreated {
+		if slices.Contains(tabs, s.tab) {
+			out = append(out, s.id)
+		}
+	}
+	return out
 }
