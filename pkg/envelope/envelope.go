@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
@@ -94,4 +96,16 @@ func Unmarshal(b []byte) (*eventsv1.Envelope, error) {
 		return nil, errors.New("envelope: no event id")
 	}
 	return &e, nil
+}
+
+// ForStore starts the envelope of a fact a store connector read from a
+// store: eventID (also its correlation id: a store's fact starts its own
+// chain), the order it is about, the store and connector as its source,
+// and when it occurred (left unset when zero). The caller sets the event.
+func ForStore(eventID, orderID string, source *eventsv1.Source, occurred time.Time) *eventsv1.Envelope {
+	e := &eventsv1.Envelope{EventId: eventID, OrderId: orderID, CorrelationId: eventID, Source: source}
+	if !occurred.IsZero() {
+		e.OccurredAt = timestamppb.New(occurred)
+	}
+	return e
 }

@@ -3,26 +3,21 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/natsconn"
 	"github.com/dropsync/dropsync/pkg/order"
-	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
-	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 	"github.com/dropsync/dropsync/services/shopify/internal/adapters/admin"
-	"github.com/dropsync/dropsync/services/shopify/internal/adapters/peers"
 	"github.com/dropsync/dropsync/services/shopify/internal/ports"
 	"github.com/dropsync/dropsync/services/shopify/internal/stores"
 )
@@ -87,26 +82,11 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		}),
 	})
 
-	var settings ports.Settings = peers.DefaultSettings{}
-	if sc.OrdersAddr != "" {
-		cc, err := grpc.NewClient(sc.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return fmt.Errorf("orders client: %w", err)
-		}
-		defer func() { _ = cc.Close() }()
-		settings = &peers.Settings{Client: ordersv1.NewOrderServiceClient(cc), TTL: sc.SettingsTTL}
+	peer, err := peers.Dial(ctx, peers.Config{OrdersAddr: sc.OrdersAddr, SettingsTTL: sc.SettingsTTL, NotifierAddr: sc.NotifierAddr}, log)
+	if err != nil {
+		return err
 	}
-	var confirmations ports.Confirmations = peers.SettingsDecider{Settings: settings}
-	if sc.NotifierAddr != "" {
-		cc, err := grpc.NewClient(sc.NotifierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return fmt.Errorf("notifier client: %w", err)
-		}
-		defer func() { _ = cc.Close() }()
-		confirmations = &peers.Notifier{Client: notifierv1.NewShippingConfirmationServiceClient(cc)}
-	} else {
-		log.WarnContext(ctx, "no notifier address: shipping confirmations follow the store setting, unrecorded")
-	}
+	defer func() { _ = peer.Close() }() // closing client connections at exit has nothing to report
 
 	hook, err := webhook.New(webhook.Config{
 		Platform:     order.WordShopify,
@@ -123,8 +103,8 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	commands := &ports.Commands{
 		Stores:        reg,
 		Admin:         api,
-		Settings:      settings,
-		Confirmations: confirmations,
+		Settings:      peer.Settings,
+		Confirmations: peer.Confirmations,
 		Publisher:     pub,
 		Log:           log,
 		Config:        ports.CommandsConfig{TrackingURLTemplate: sc.TrackingURLTemplate, MaxDeliver: sc.CommandMaxDeliver},

@@ -6,16 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 
 	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/natsconn"
@@ -65,11 +61,13 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	if err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(w.NotifierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Store settings follow StoreSettingsChanged on the bus (FollowSettings),
+	// not the orders service: only the notifier is dialled.
+	peer, err := peers.Dial(ctx, peers.Config{NotifierAddr: w.NotifierAddr, NotifierTimeout: w.NotifierTimeout}, log)
 	if err != nil {
-		return fmt.Errorf("notifier client: %w", err)
+		return err
 	}
-	defer func() { _ = conn.Close() }() // closing a client connection at exit has nothing to report
+	defer func() { _ = peer.Close() }() // closing a client connection at exit has nothing to report
 
 	pub := bus.NewPublisher(js, bus.PublisherConfig{})
 	api := wixapi.New(wixapi.Config{
@@ -85,7 +83,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		Stores:     stores,
 		Settings:   settings,
 		API:        api,
-		Notifier:   timeoutNotifier{c: notifierv1.NewShippingConfirmationServiceClient(conn), d: w.NotifierTimeout},
+		Notifier:   peer.Confirmations,
 		Publisher:  pub,
 		MaxDeliver: w.MaxDeliver,
 		Logger:     log,
@@ -147,17 +145,4 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	}
 	log.InfoContext(ctx, "wix connector ready", "webhooks", lis.Addr().String(), "stores", len(stores.All()))
 	return g.Wait()
-}
-
-// timeoutNotifier bounds every IssueConfirmation.
-type timeoutNotifier struct {
-	c notifierv1.ShippingConfirmationServiceClient
-	d time.Duration
-}
-
-// IssueConfirmation implements app.Notifier.
-func (n timeoutNotifier) IssueConfirmation(ctx context.Context, in *notifierv1.IssueConfirmationRequest, opts ...grpc.CallOption) (*notifierv1.IssueConfirmationResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.d)
-	defer cancel()
-	return n.c.IssueConfirmation(ctx, in, opts...)
 }

@@ -21,13 +21,13 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/pkg/woocommercesim"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
-	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/peers"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/stores"
 	"github.com/dropsync/dropsync/services/woocommerce/service"
 )

@@ -9,17 +9,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/natsconn"
-	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
-	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
-	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/peers"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/domain"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/ports"
@@ -57,27 +53,12 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		log.WarnContext(ctx, "no woocommerce store registered (DROPSYNC_WOOCOMMERCE_STORES)")
 	}
 	deps := Deps{JS: js, Stores: reg, Listener: lis, Log: log}
-	settings := ports.Settings(peers.StaticSettings{})
-	if a := cfg.WooCommerce.OrdersAddr; a != "" {
-		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return fmt.Errorf("orders service %s: %w", a, err)
-		}
-		defer func() { _ = cc.Close() }()
-		settings = &peers.Settings{Client: ordersv1.NewOrderServiceClient(cc)}
+	peer, err := peers.Dial(ctx, peers.Config{OrdersAddr: cfg.WooCommerce.OrdersAddr, NotifierAddr: cfg.WooCommerce.NotifierAddr}, log)
+	if err != nil {
+		return err
 	}
-	deps.Settings = settings
-	deps.Confirmations = peers.SettingsDecider{Settings: settings}
-	if a := cfg.WooCommerce.NotifierAddr; a != "" {
-		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return fmt.Errorf("notifier %s: %w", a, err)
-		}
-		defer func() { _ = cc.Close() }()
-		deps.Confirmations = &peers.Notifier{Client: notifierv1.NewShippingConfirmationServiceClient(cc)}
-	} else {
-		log.WarnContext(ctx, "no notifier (DROPSYNC_WOOCOMMERCE_NOTIFIER_ADDR): shipping confirmations are decided from the store setting and not recorded")
-	}
+	defer func() { _ = peer.Close() }() // closing client connections at exit has nothing to report
+	deps.Settings, deps.Confirmations = peer.Settings, peer.Confirmations
 	s, err := New(ctx, cfg, deps)
 	if err != nil {
 		return err
@@ -94,9 +75,9 @@ type Deps struct {
 	// Stores is the store registry.
 	Stores *stores.Registry
 	// Settings gives store settings (carrier mapping).
-	Settings ports.Settings
+	Settings peers.Settings
 	// Confirmations asks for shipping confirmation decisions.
-	Confirmations ports.Confirmations
+	Confirmations peers.Confirmations
 	// HTTPClient sends calls to the stores; default a plain client (each
 	// attempt is bounded by CallTimeout).
 	HTTPClient *http.Client

@@ -2,11 +2,13 @@ package domain
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
+	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 )
 
 // Recognised lists tracking companies Shopify knows by name (case
@@ -254,4 +256,19 @@ func (d Decision) String() string {
 		return "not_synced"
 	}
 	return "unknown"
+}
+
+// DecisionOf is the notifier's decision as the connector acts on it: a
+// confirmation skipped because the setting is off or one was already
+// issued is Quiet.
+func DecisionOf(d notifierv1.Decision) (Decision, error) {
+	switch d {
+	case notifierv1.Decision_DECISION_NOTIFY:
+		return Notify, nil
+	case notifierv1.Decision_DECISION_SKIP_SETTING_OFF, notifierv1.Decision_DECISION_SKIP_ALREADY_ISSUED:
+		return Quiet, nil
+	case notifierv1.Decision_DECISION_SKIP_NOT_SYNCED:
+		return NotSynced, nil
+	}
+	return 0, fmt.Errorf("unknown shipping confirmation decision %v", d)
 }

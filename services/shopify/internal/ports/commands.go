@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/shopify/internal/domain"
@@ -33,6 +33,10 @@ func CommandFilters() []string {
 	}
 }
 
+// Channel is how Shopify delivers a shipping confirmation: the notify flag
+// of the fulfilment, named in every request to the notifier.
+const Channel = "shopify.notifyCustomer"
+
 // Failure codes of FulfillmentFailed.
 const (
 	CodeStoreRejected    = "STORE_REJECTED"
@@ -49,18 +53,6 @@ type Admin interface {
 	CreateFulfillment(ctx context.Context, s *stores.Store, alloc []domain.Allocation, tracking domain.TrackingInput, notify bool) (string, error)
 	UpdateTracking(ctx context.Context, s *stores.Store, fulfillmentID string, tracking domain.TrackingInput, notify bool) error
 	Order(ctx context.Context, s *stores.Store, orderID string) (domain.Order, error)
-}
-
-// Settings gives a store's settings (carrier mapping).
-type Settings interface {
-	StoreSettings(ctx context.Context, storeKey string) (*eventsv1.StoreSettings, error)
-}
-
-// Confirmations asks the notifier, once per shipment and idempotently,
-// whether the customer is to be told: the same shipment always gets the
-// same decision, so a retried command sets the same notify flag.
-type Confirmations interface {
-	Issue(ctx context.Context, orderID, shipmentID, storeKey, requestID string) (domain.Decision, error)
 }
 
 // Publisher stores events; *bus.Publisher is one.
@@ -92,10 +84,13 @@ type CommandsConfig struct {
 // handler is idempotent: a command delivered twice, or again after a crash
 // at any point, changes Shopify once.
 type Commands struct {
-	Stores        *stores.Registry
-	Admin         Admin
-	Settings      Settings
-	Confirmations Confirmations
+	Stores *stores.Registry
+	Admin  Admin
+	// Settings give a store's settings (carrier mapping).
+	Settings peers.Settings
+	// Confirmations decide, once per shipment, whether the customer is
+	// told: a retried command sets the same notify flag.
+	Confirmations peers.Confirmations
 	Publisher     Publisher
 	Log           *slog.Logger
 	Config        CommandsConfig
@@ -154,11 +149,13 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		if decision != 0 {
 			return nil
 		}
-		d, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), id.StoreKey(), m.Envelope.GetEventId())
+		nd, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), id.StoreKey(), Channel, m.Envelope.GetEventId())
+		if err == nil {
+			decision, err = domain.DecisionOf(nd)
+		}
 		if err != nil {
 			return fmt.Errorf("shipping confirmation decision: %w", err)
 		}
-		decision = d
 		return nil
 	}
 
@@ -170,7 +167,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 				return c.failed(ctx, m, st, id, req.GetShipmentId(), codeOf(err), err.Error(), false, err)
 			}
 			last = err
-			if !c.wait(ctx, round, err) {
+			if !client.Pause(ctx, cfg.Backoff, round, err) {
 				break
 			}
 			continue
@@ -212,7 +209,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		// before deciding anything.
 		last = err
 		log.DebugContext(ctx, "fulfillmentCreate failed, reading again", "round", round, "err", err)
-		if !c.wait(ctx, round, err) {
+		if !client.Pause(ctx, cfg.Backoff, round, err) {
 			break
 		}
 	}
@@ -237,26 +234,6 @@ func codeOf(err error) string {
 		return CodeOrderNotFound
 	}
 	return CodeStoreError
-}
-
-// wait sleeps before the next round: what Shopify asked for (Retry-After,
-// the cost bucket's refill), or a jittered backoff. It returns false when
-// ctx ends.
-func (c *Commands) wait(ctx context.Context, round int, err error) bool {
-	cfg := c.cfg()
-	d := time.Duration(rand.Float64() * float64(cfg.Backoff<<min(round-1, 6)))
-	var ce *client.Error
-	if errors.As(err, &ce) && ce.RetryAfter > d {
-		d = ce.RetryAfter
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // event fills a new envelope caused by the command m.

@@ -8,15 +8,12 @@ import (
 	"net/http"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/wix/internal/domain"
@@ -46,11 +43,6 @@ type API interface {
 	CreateFulfillment(ctx context.Context, site wixapi.Site, orderID string, in domain.FulfillmentInput) (string, error)
 }
 
-// Notifier decides shipping confirmations (the notifier's gRPC client).
-type Notifier interface {
-	IssueConfirmation(ctx context.Context, in *notifierv1.IssueConfirmationRequest, opts ...grpc.CallOption) (*notifierv1.IssueConfirmationResponse, error)
-}
-
 // Publisher stores an envelope durably; *bus.Publisher is one.
 type Publisher interface {
 	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
@@ -59,10 +51,11 @@ type Publisher interface {
 // Config configures Commands. Every field but Now, Logger and MaxDeliver
 // is required.
 type Config struct {
-	Stores    *Stores
-	Settings  *Settings
-	API       API
-	Notifier  Notifier
+	Stores   *Stores
+	Settings *Settings
+	API      API
+	// Notifier decides shipping confirmations (*peers.Notifier).
+	Notifier  peers.Confirmations
 	Publisher Publisher
 	// MaxDeliver is the consumer's MaxDeliver: on the last delivery a
 	// transient failure is published as FulfillmentFailed (retryable)
@@ -163,22 +156,15 @@ func (c *Commands) fulfil(ctx context.Context, msg *bus.Message, fr *eventsv1.Fu
 	}
 	log := c.cfg.Logger.With("order_id", id.String(), "shipment_id", fr.GetShipmentId(), "event_id", env.GetEventId())
 
-	resp, err := c.cfg.Notifier.IssueConfirmation(ctx, &notifierv1.IssueConfirmationRequest{
-		OrderId:    id.String(),
-		ShipmentId: fr.GetShipmentId(),
-		Store:      st.Key(),
-		Channel:    Channel,
-		RequestId:  env.GetEventId(),
-	})
+	decision, err := c.cfg.Notifier.Issue(ctx, id.String(), fr.GetShipmentId(), st.Key(), Channel, env.GetEventId())
 	if err != nil {
-		if status.Code(err) == codes.InvalidArgument {
-			return bus.Permanent(fmt.Errorf("issue confirmation: %w", err))
+		if bus.IsPermanent(err) {
+			return err
 		}
-		return c.transient(ctx, msg, st, id, fr, fmt.Errorf("issue confirmation: %w", err))
+		return c.transient(ctx, msg, st, id, fr, err)
 	}
-	decision := resp.GetConfirmation().GetDecision()
 	if decision == notifierv1.Decision_DECISION_SKIP_NOT_SYNCED {
-		log.InfoContext(ctx, "wix fulfilment skipped: order not synced", "reason", resp.GetConfirmation().GetReason())
+		log.InfoContext(ctx, "wix fulfilment skipped: order not synced")
 		return nil
 	}
 	notify := decision == notifierv1.Decision_DECISION_NOTIFY

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/services/wix/internal/app"
 	"github.com/dropsync/dropsync/services/wix/internal/domain"
@@ -45,7 +46,10 @@ func (f *fakeAPI) CreateFulfillment(context.Context, wixapi.Site, string, domain
 	return "f-1", nil
 }
 
+// fakeNotifier is the notifier's gRPC client; only IssueConfirmation is
+// called.
 type fakeNotifier struct {
+	notifierv1.ShippingConfirmationServiceClient
 	err error
 }
 
@@ -68,7 +72,7 @@ func (p *published) Publish(_ context.Context, _ string, e *eventsv1.Envelope) e
 	return nil
 }
 
-func commands(t *testing.T, api app.API, n app.Notifier, pub app.Publisher) *app.Commands {
+func commands(t *testing.T, api app.API, n notifierv1.ShippingConfirmationServiceClient, pub app.Publisher) *app.Commands {
 	t.Helper()
 	stores, err := app.NewStores([]app.StoreConfig{{
 		Store: domain.Store{Slug: "berlin", SiteID: "site", InstanceID: "inst"},
@@ -77,7 +81,7 @@ func commands(t *testing.T, api app.API, n app.Notifier, pub app.Publisher) *app
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := app.NewCommands(app.Config{Stores: stores, Settings: app.NewSettings(), API: api, Notifier: n, Publisher: pub,
+	c, err := app.NewCommands(app.Config{Stores: stores, Settings: app.NewSettings(), API: api, Notifier: &peers.Notifier{Client: n}, Publisher: pub,
 		MaxDeliver: 3, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/order"
@@ -93,16 +91,7 @@ func (s Store) Envelope(eventID, wixOrderID string, occurred time.Time) (*events
 	if err != nil {
 		return nil, err
 	}
-	e := &eventsv1.Envelope{
-		EventId:       eventID,
-		OrderId:       oid,
-		CorrelationId: eventID,
-		Source:        &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_WIX, StoreId: s.Slug, Service: Service},
-	}
-	if !occurred.IsZero() {
-		e.OccurredAt = timestamppb.New(occurred)
-	}
-	return e, nil
+	return envelope.ForStore(eventID, oid, &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_WIX, StoreId: s.Slug, Service: Service}, occurred), nil
 }
 
 // Snapshot kinds for OrderEvent.

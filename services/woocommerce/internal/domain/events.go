@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/order"
@@ -128,16 +127,7 @@ func (s Store) Envelope(eventID string, wooID int64, occurred time.Time) (*event
 	if err != nil {
 		return nil, err
 	}
-	e := &eventsv1.Envelope{
-		EventId:       eventID,
-		OrderId:       oid,
-		CorrelationId: eventID,
-		Source:        &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_WOOCOMMERCE, StoreId: s.Slug, Service: Service},
-	}
-	if !occurred.IsZero() {
-		e.OccurredAt = timestamppb.New(occurred)
-	}
-	return e, nil
+	return envelope.ForStore(eventID, oid, &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_WOOCOMMERCE, StoreId: s.Slug, Service: Service}, occurred), nil
 }
 
 // Events are the store events of one order state, in the order given in

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
@@ -36,6 +36,10 @@ func CommandFilters() []string {
 	}
 }
 
+// Channel is how WooCommerce delivers a shipping confirmation: its
+// Completed order e-mail, named in every request to the notifier.
+const Channel = "woocommerce.completed_email"
+
 // Failure codes of FulfillmentFailed.
 const (
 	CodeStoreRejected    = "STORE_REJECTED"
@@ -56,18 +60,6 @@ type API interface {
 	AddNote(ctx context.Context, orderID int64, text string, customer bool) error
 	SetStatus(ctx context.Context, orderID int64, status string) (domain.Order, error)
 	CompletedEmailEnabled(ctx context.Context) (bool, error)
-}
-
-// Settings gives a store's settings (carrier mapping).
-type Settings interface {
-	StoreSettings(ctx context.Context, storeKey string) (*eventsv1.StoreSettings, error)
-}
-
-// Confirmations asks the notifier, once per shipment and idempotently,
-// whether the customer is to be told: the same shipment always gets the
-// same decision.
-type Confirmations interface {
-	Issue(ctx context.Context, orderID, shipmentID, storeKey, requestID string) (domain.Decision, error)
 }
 
 // Publisher stores events; *bus.Publisher is one.
@@ -158,9 +150,9 @@ type Commands struct {
 	// API returns a store's client.
 	API func(*stores.Store) API
 	// Settings give a store's carrier mapping.
-	Settings Settings
+	Settings peers.Settings
 	// Confirmations decide the shipping confirmation (the notifier).
-	Confirmations Confirmations
+	Confirmations peers.Confirmations
 	// Publisher stores FulfillmentPushed, FulfillmentFailed and re-reads.
 	Publisher Publisher
 	// Log receives what was done; default slog.Default().
@@ -270,7 +262,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		}
 		last = err
 		log.DebugContext(ctx, "woocommerce failed, reading again", "round", round, "err", err)
-		if round == cfg.Rounds || !c.wait(ctx, round, err) {
+		if round == cfg.Rounds || !client.Pause(ctx, cfg.Backoff, round, err) {
 			break
 		}
 	}
@@ -294,11 +286,13 @@ func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store
 		return outcome{failCode: CodeOrderCanceled, failMsg: "the order is " + o.Status + " on WooCommerce"}, nil
 	}
 	if *decision == 0 {
-		d, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), st.Key(), m.Envelope.GetEventId())
+		nd, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), st.Key(), Channel, m.Envelope.GetEventId())
+		if err == nil {
+			*decision, err = domain.DecisionOf(nd)
+		}
 		if err != nil {
 			return outcome{}, fmt.Errorf("shipping confirmation decision: %w", err)
 		}
-		*decision = d
 	}
 	if *decision == domain.NotSynced {
 		return outcome{skip: true}, nil
@@ -423,25 +417,6 @@ func codeOf(err error) string {
 		return CodeStoreAuth
 	}
 	return CodeStoreRejected
-}
-
-// wait sleeps before the next round: what WooCommerce asked for
-// (Retry-After), or a jittered backoff. It returns false when ctx ends.
-func (c *Commands) wait(ctx context.Context, round int, err error) bool {
-	cfg := c.cfg()
-	d := time.Duration(rand.Float64() * float64(cfg.Backoff<<min(round-1, 6)))
-	var ce *client.Error
-	if errors.As(err, &ce) && ce.RetryAfter > d {
-		d = ce.RetryAfter
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // event fills a new envelope caused by the command m.

@@ -13,10 +13,11 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/woocommercesim"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
-	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/peers"
+	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/domain"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/ports"
@@ -97,10 +98,10 @@ func (r *recorder) Publish(_ context.Context, _ string, env *eventsv1.Envelope) 
 	return nil
 }
 
-type always domain.Decision
+type always notifierv1.Decision
 
-func (d always) Issue(context.Context, string, string, string, string) (domain.Decision, error) {
-	return domain.Decision(d), nil
+func (d always) Issue(context.Context, string, string, string, string, string) (notifierv1.Decision, error) {
+	return notifierv1.Decision(d), nil
 }
 
 // TestFulfilCrashAtEveryStep: the connector stops after each step of a
@@ -141,7 +142,7 @@ func TestFulfilCrashAtEveryStep(t *testing.T) {
 			connector := func(a ports.API) *ports.Commands {
 				return &ports.Commands{
 					Stores: reg, API: func(*stores.Store) ports.API { return a },
-					Settings: peers.StaticSettings{}, Confirmations: always(domain.Notify), Publisher: pub,
+					Settings: peers.StaticSettings{}, Confirmations: always(notifierv1.Decision_DECISION_NOTIFY), Publisher: pub,
 					Log: quietLog(), Config: ports.CommandsConfig{Rounds: 1},
 				}
 			}
@@ -200,7 +201,7 @@ func TestFulfilRefusedOnCancelledOrder(t *testing.T) {
 	reg, _ := stores.New([]stores.Store{{Slug: "acme", SiteURL: srv.URL}})
 	pub := &recorder{}
 	c := &ports.Commands{Stores: reg, API: func(*stores.Store) ports.API { return api }, Settings: peers.StaticSettings{},
-		Confirmations: always(domain.Notify), Publisher: pub, Log: quietLog()}
+		Confirmations: always(notifierv1.Decision_DECISION_NOTIFY), Publisher: pub, Log: quietLog()}
 	oid := "woocommerce:acme:" + strconv.FormatInt(id, 10)
 	err := c.Handle(context.Background(), &bus.Message{Deliveries: 1, Envelope: &eventsv1.Envelope{
 		EventId: "req-1", OrderId: oid,
@@ -231,7 +232,7 @@ func TestTrackingUpdate(t *testing.T) {
 	api, _ := wcapi.New(wcapi.Config{SiteURL: srv.URL, ConsumerKey: "ck", ConsumerSecret: "cs"})
 	reg, _ := stores.New([]stores.Store{{Slug: "acme", SiteURL: srv.URL}})
 	c := &ports.Commands{Stores: reg, API: func(*stores.Store) ports.API { return api }, Settings: peers.StaticSettings{},
-		Confirmations: always(domain.Notify), Publisher: &recorder{}, Log: quietLog()}
+		Confirmations: always(notifierv1.Decision_DECISION_NOTIFY), Publisher: &recorder{}, Log: quietLog()}
 	m := &bus.Message{Deliveries: 1, Envelope: &eventsv1.Envelope{
 		EventId: "upd-1", OrderId: "woocommerce:acme:" + strconv.FormatInt(id, 10),
 		Event: &eventsv1.Envelope_TrackingUpdateRequested{TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{
