@@ -89,7 +89,7 @@ func (c EventStore) Validate() error {
 // GRPC configures a gRPC server.
 type GRPC struct {
 	// Addr is the listen address.
-	Addr string `envconfig:"GRPC_ADDR" default:"127.0.0.1:8080" desc:"gRPC listen address (health and reflection included)"`
+	Addr string `envconfig:"GRPC_ADDR" desc:"gRPC listen address (health and reflection included); empty: the service's own port on 127.0.0.1 (orders 8080, notifier 8082, aliexpress 8083)"`
 	// ShutdownGrace bounds a graceful stop.
 	ShutdownGrace time.Duration `envconfig:"GRPC_SHUTDOWN_GRACE" default:"10s" desc:"Time in-flight calls get to finish on shutdown"`
 }
@@ -97,13 +97,19 @@ type GRPC struct {
 // Validate reports every problem at once.
 func (c GRPC) Validate() error {
 	var errs []error
-	if c.Addr == "" {
-		errs = append(errs, errors.New("DROPSYNC_GRPC_ADDR: required"))
-	}
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_GRPC_SHUTDOWN_GRACE: must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// ListenAddr is Addr, or def when Addr is empty: each service has its own
+// default port, so services started side by side do not collide.
+func (c GRPC) ListenAddr(def string) string {
+	if c.Addr == "" {
+		return def
+	}
+	return c.Addr
 }
 
 // Telemetry configures logs and traces.

@@ -25,8 +25,18 @@ func TestLoadDefaults(t *testing.T) {
 	if err := config.Load(&c); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if !c.Embedded() || c.Backend != "jetstream" || c.Addr != "127.0.0.1:8080" || c.Replicas != 1 {
+	if !c.Embedded() || c.Backend != "jetstream" || c.Addr != "" || c.Replicas != 1 {
 		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if got := c.ListenAddr("127.0.0.1:8082"); got != "127.0.0.1:8082" {
+		t.Fatalf("ListenAddr with no DROPSYNC_GRPC_ADDR = %q, want the service's default", got)
+	}
+	t.Setenv("DROPSYNC_GRPC_ADDR", "0.0.0.0:9000")
+	if err := config.Load(&c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ListenAddr("127.0.0.1:8082"); got != "0.0.0.0:9000" {
+		t.Fatalf("ListenAddr = %q, want the configured address", got)
 	}
 }
 
@@ -60,7 +70,7 @@ func TestPrintUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"`DROPSYNC_NATS_URL`", "`DROPSYNC_GRPC_ADDR` | `127.0.0.1:8080`", "| variable | default | description |"} {
+	for _, want := range []string{"`DROPSYNC_NATS_URL`", "`DROPSYNC_GRPC_SHUTDOWN_GRACE` | `10s`", "| variable | default | description |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}

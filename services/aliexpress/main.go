@@ -56,9 +56,10 @@ func run(ctx context.Context) error {
 			log.Warn("telemetry shutdown", "err", err)
 		}
 	}()
-	lis, err := net.Listen("tcp", cfg.Addr)
+	addr := cfg.ListenAddr(service.DefaultAddr)
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen %s: %w", addr, err)
 	}
 	return service.Run(ctx, cfg, lis, log)
 }

@@ -14,6 +14,9 @@ import (
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
 )
 
+// DefaultAddr is the gRPC listen address when DROPSYNC_GRPC_ADDR is unset.
+const DefaultAddr = "127.0.0.1:8083"
+
 // Config is the connector's configuration, from DROPSYNC_* variables.
 type Config struct {
 	config.NATS

@@ -10,6 +10,9 @@ import (
 	"github.com/dropsync/dropsync/pkg/config"
 )
 
+// DefaultAddr is the gRPC listen address when DROPSYNC_GRPC_ADDR is unset.
+const DefaultAddr = "127.0.0.1:8080"
+
 // Config is the orders service's configuration, from DROPSYNC_* variables.
 type Config struct {
 	config.NATS
