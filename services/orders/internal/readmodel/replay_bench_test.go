@@ -130,7 +130,7 @@ func BenchmarkReplay(b *testing.B) {
 // server's block cache. It returns the server's URL.
 func serverProcess(b *testing.B) string {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serverEnv+"="+b.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
