@@ -382,6 +382,13 @@ func TestWebhookRefusals(t *testing.T) {
 	h := newHarness(t)
 	o := h.newOrder()
 	h.waitFor("StoreOrderCreated", orderID(o), 1)
+	// Every webhook of the order (created, paid, ...) delivered first, so
+	// none lands while the refusals are counted.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.sim.WaitWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var body []byte
 	for _, d := range h.sim.Deliveries() {
 		if d.Topic == "orders/create" {
