@@ -75,7 +75,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	srv.Health.SetServingStatus(ordersv1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return view.Run(ctx, store) })
+	g.Go(func() error { return view.Run(ctx, store, log) })
 	g.Go(func() error { return application.FollowStores(ctx, eventstore.Start) })
 	g.Go(func() error { return rel.Run(ctx) })
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })

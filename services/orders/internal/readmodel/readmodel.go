@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,16 +104,21 @@ func (m *Model) Position() eventstore.Position {
 }
 
 // Run replays the store from the model's position, then follows it until
-// ctx ends. After the replay reaches the end once, CaughtUp is closed.
-func (m *Model) Run(ctx context.Context, store eventstore.Store) error {
+// ctx ends. After the replay reaches the end once, CaughtUp is closed. An
+// event that does not decode is logged and passed over: one bad record must
+// not stop every order's view (the relay does the same).
+func (m *Model) Run(ctx context.Context, store eventstore.Store, log *slog.Logger) error {
+	apply := func(rec eventstore.RecordedEvent) {
+		if err := m.ApplyRecorded(rec); err != nil {
+			log.ErrorContext(ctx, "read model: undecodable event passed over", "stream", rec.Stream, "revision", rec.Revision, "err", err)
+		}
+	}
 	from := m.Position()
 	for rec, err := range store.ReadAll(ctx, from, eventstore.Filter{StreamPrefix: StreamPrefix}) {
 		if err != nil {
 			return fmt.Errorf("read model replay: %w", err)
 		}
-		if err := m.ApplyRecorded(rec); err != nil {
-			return err
-		}
+		apply(rec)
 	}
 	m.markCaughtUp()
 	for rec, err := range store.Subscribe(ctx, m.Position(), eventstore.Filter{StreamPrefix: StreamPrefix}) {
@@ -122,9 +128,7 @@ func (m *Model) Run(ctx context.Context, store eventstore.Store) error {
 			}
 			return fmt.Errorf("read model subscription: %w", err)
 		}
-		if err := m.ApplyRecorded(rec); err != nil {
-			return err
-		}
+		apply(rec)
 	}
 	return nil
 }
@@ -149,6 +153,11 @@ func (m *Model) ApplyRecorded(rec eventstore.RecordedEvent) error {
 	}
 	env, err := envelope.Unmarshal(rec.Data)
 	if err != nil {
+		m.mu.Lock()
+		if m.position.Less(rec.Position) {
+			m.position = rec.Position // past it: a resubscription must not stop on it again
+		}
+		m.mu.Unlock()
 		return fmt.Errorf("read model: %s@%d: %w", rec.Stream, rec.Revision, err)
 	}
 	m.Apply(strings.TrimPrefix(rec.Stream, StreamPrefix), rec.Revision, rec.Position, env)
