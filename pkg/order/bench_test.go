@@ -135,7 +135,7 @@ const memoryBudget = 8 << 10
 // documented budget (see the package documentation).
 func TestOrderMemoryBudget(t *testing.T) {
 	if testing.Short() {
-		t.Skip("memory measurement")
+		t.Skip("-short: this measures the heap of 2,000 folded orders, too slow for a short run")
 	}
 	events := realisticStream(t)
 	raw := make([][]byte, len(events))

@@ -658,7 +658,4 @@ func TestSecretsAreNotPrinted(t *testing.T) {
 	if strings.Contains(fmt.Sprintf("%+v", cfg), "very-secret") {
 		t.Error("config printing shows the app secret")
 	}
-	if errors.Is(nil, nil) != true {
-		t.Skip()
-	}
 }
