@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/sched"
 )
 
 // Webhook headers, as Shopify sends them.
@@ -60,44 +61,24 @@ type delivery struct {
 	url string
 	key string
 	ver string
-	due time.Time
-	seq int
 }
 
 // deliverer sends queued webhooks one at a time, in due order, retrying
 // failures on the configured schedule.
 type deliverer struct {
 	s       *Sim
-	mu      sync.Mutex
-	queue   []*delivery
+	q       *sched.Queue[*delivery]
+	mu      sync.Mutex // guards records and the records' fields
 	records []*Delivery
-	seq     int
-	busy    bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
 }
 
 func newDeliverer(s *Sim) *deliverer {
-	d := &deliverer{s: s, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go d.loop()
+	d := &deliverer{s: s}
+	d.q = sched.New(d.send)
 	return d
 }
 
-func (d *deliverer) close() {
-	d.once.Do(func() {
-		close(d.stop)
-		<-d.done
-	})
-}
-
-func (d *deliverer) poke() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *deliverer) close() { d.q.Close() }
 
 // enqueue queues a webhook about o, applying the webhook faults; s.mu is
 // held.
@@ -129,21 +110,13 @@ func (s *Sim) enqueue(o *simOrder, topic string, body []byte) {
 		}
 		return time.Duration(s.rng.Int64N(int64(m)) + 1)
 	}
-	d.push(&delivery{rec: rec, url: sh.cfg.WebhookURL, key: sh.cfg.AppSecret, ver: s.cfg.APIVersion, due: time.Now().Add(delay())})
+	d.q.Push(&delivery{rec: rec, url: sh.cfg.WebhookURL, key: sh.cfg.AppSecret, ver: s.cfg.APIVersion}, time.Now().Add(delay()))
 	if s.chance(s.faults.DuplicateWebhooks) {
 		dup := *rec
 		dup.Duplicate, dup.WebhookID = true, s.uuid()
 		d.records = append(d.records, &dup)
-		d.push(&delivery{rec: &dup, url: sh.cfg.WebhookURL, key: sh.cfg.AppSecret, ver: s.cfg.APIVersion, due: time.Now().Add(delay())})
+		d.q.Push(&delivery{rec: &dup, url: sh.cfg.WebhookURL, key: sh.cfg.AppSecret, ver: s.cfg.APIVersion}, time.Now().Add(delay()))
 	}
-}
-
-// push queues a delivery; d.mu is held.
-func (d *deliverer) push(x *delivery) {
-	d.seq++
-	x.seq = d.seq
-	d.queue = append(d.queue, x)
-	d.poke()
 }
 
 // uuid returns a random UUID from the seeded generator; s.mu is held.
@@ -154,63 +127,12 @@ func (s *Sim) uuid() string {
 	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xffff, b>>48, b&0xffffffffffff)
 }
 
-func (d *deliverer) loop() {
-	defer close(d.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		d.mu.Lock()
-		sort.Slice(d.queue, func(i, j int) bool {
-			if !d.queue[i].due.Equal(d.queue[j].due) {
-				return d.queue[i].due.Before(d.queue[j].due)
-			}
-			return d.queue[i].seq < d.queue[j].seq
-		})
-		var next *delivery
-		wait := time.Hour
-		if len(d.queue) > 0 {
-			if w := time.Until(d.queue[0].due); w <= 0 {
-				next = d.queue[0]
-				d.queue = d.queue[1:]
-				d.busy = true
-			} else {
-				wait = w
-			}
-		}
-		d.mu.Unlock()
-		if next != nil {
-			d.send(next)
-			continue
-		}
-		timer.Reset(wait)
-		select {
-		case <-d.stop:
-			return
-		case <-d.wake:
-			if !timer.Stop() {
-				<-timer.C
-			}
-		case <-timer.C:
-		}
-	}
-}
-
 // send makes one attempt and requeues a failure.
-func (d *deliverer) send(x *delivery) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-d.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+func (d *deliverer) send(ctx context.Context, x *delivery) {
 	status := d.post(ctx, x)
-	cancel()
 	s := d.s
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.busy = false
 	x.rec.Attempts++
 	x.rec.LastStatus = status
 	if status >= 200 && status < 300 {
@@ -223,8 +145,7 @@ func (d *deliverer) send(x *delivery) {
 		s.cfg.Logger.Warn("shopifysim: webhook given up", "topic", x.rec.Topic, "attempts", x.rec.Attempts, "status", status)
 		return
 	}
-	x.due = time.Now().Add(retries[x.rec.Attempts-1])
-	d.push(x)
+	d.q.Push(x, time.Now().Add(retries[x.rec.Attempts-1]))
 }
 
 // post sends the webhook and returns the status, 0 when there was no
@@ -274,11 +195,7 @@ func (s *Sim) WaitWebhooks(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		d := s.hooks
-		d.mu.Lock()
-		idle := len(d.queue) == 0 && !d.busy
-		d.mu.Unlock()
-		if idle {
+		if s.hooks.q.Idle() {
 			return nil
 		}
 		select {
@@ -320,6 +237,6 @@ func (s *Sim) Redeliver(eventID string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.records = append(d.records, &dup)
-	d.push(&delivery{rec: &dup, url: url, key: key, ver: s.cfg.APIVersion, due: time.Now()})
+	d.q.Push(&delivery{rec: &dup, url: url, key: key, ver: s.cfg.APIVersion}, time.Now())
 	return nil
 }

@@ -14,9 +14,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/sched"
 )
 
 // WebhookContentType is the Content-Type of a webhook delivery: the body is
@@ -195,11 +196,11 @@ func (s *Sim) emit(o *simOrder, entity, slug string, body map[string]any) {
 		}
 		return time.Duration(s.rng.Int64N(int64(m)) + 1)
 	}
-	d.push(&delivery{rec: rec, ev: e, url: d.url, due: time.Now().Add(delay())})
+	d.q.Push(&delivery{rec: rec, ev: e, url: d.url}, time.Now().Add(delay()))
 	if s.chance(s.f.DuplicateWebhooks) {
 		dup := &Delivery{EventID: e.ID, Type: e.Type, Duplicate: true}
 		d.records = append(d.records, dup)
-		d.push(&delivery{rec: dup, ev: e, url: d.url, due: time.Now().Add(delay())})
+		d.q.Push(&delivery{rec: dup, ev: e, url: d.url}, time.Now().Add(delay()))
 	}
 }
 
@@ -207,113 +208,34 @@ type delivery struct {
 	rec *Delivery
 	ev  *Event
 	url string
-	due time.Time
-	seq int
 }
 
 // deliverer sends queued webhooks, in due order, retrying failures on the
 // configured (scaled) schedule. One delivery is in flight at a time.
 type deliverer struct {
 	s       *Sim
-	mu      sync.Mutex
+	q       *sched.Queue[*delivery]
+	mu      sync.Mutex // guards url, records, events and the records' fields
 	url     string
-	queue   []*delivery
 	records []*Delivery
 	events  []*Event
-	seq     int
-	busy    bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
 }
 
 func newDeliverer(s *Sim) *deliverer {
-	d := &deliverer{s: s, url: s.cfg.Webhooks.URL, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go d.loop()
+	d := &deliverer{s: s, url: s.cfg.Webhooks.URL}
+	d.q = sched.New(d.send)
 	return d
 }
 
-func (d *deliverer) close() {
-	d.once.Do(func() {
-		close(d.stop)
-		<-d.done
-	})
-}
-
-func (d *deliverer) poke() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
-
-// push queues a delivery; d.mu is held.
-func (d *deliverer) push(x *delivery) {
-	d.seq++
-	x.seq = d.seq
-	d.queue = append(d.queue, x)
-	d.poke()
-}
-
-func (d *deliverer) loop() {
-	defer close(d.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		d.mu.Lock()
-		sort.Slice(d.queue, func(i, j int) bool {
-			if !d.queue[i].due.Equal(d.queue[j].due) {
-				return d.queue[i].due.Before(d.queue[j].due)
-			}
-			return d.queue[i].seq < d.queue[j].seq
-		})
-		var next *delivery
-		wait := time.Hour
-		if len(d.queue) > 0 {
-			if w := time.Until(d.queue[0].due); w <= 0 {
-				next = d.queue[0]
-				d.queue = d.queue[1:]
-				d.busy = true
-			} else {
-				wait = w
-			}
-		}
-		d.mu.Unlock()
-		if next != nil {
-			d.send(next)
-			continue
-		}
-		timer.Reset(wait)
-		select {
-		case <-d.stop:
-			return
-		case <-d.wake:
-			if !timer.Stop() {
-				<-timer.C
-			}
-		case <-timer.C:
-		}
-	}
-}
+func (d *deliverer) close() { d.q.Close() }
 
 // send makes one attempt and requeues a failure: anything but a 200 within
 // the timeout fails.
-func (d *deliverer) send(x *delivery) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-d.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+func (d *deliverer) send(ctx context.Context, x *delivery) {
 	status := d.post(ctx, x)
-	cancel()
 	cfg := d.s.cfg.Webhooks
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.busy = false
 	x.rec.Attempts++
 	x.rec.LastStatus = status
 	if status == http.StatusOK {
@@ -325,8 +247,7 @@ func (d *deliverer) send(x *delivery) {
 		d.s.cfg.Logger.Warn("wixsim: webhook given up", "type", x.rec.Type, "attempts", x.rec.Attempts, "status", status)
 		return
 	}
-	x.due = time.Now().Add(time.Duration(float64(cfg.Retries[x.rec.Attempts-1]) * cfg.TimeScale))
-	d.push(x)
+	d.q.Push(x, time.Now().Add(time.Duration(float64(cfg.Retries[x.rec.Attempts-1])*cfg.TimeScale)))
 }
 
 // post sends the JWT and returns the status, 0 when there was no answer in
@@ -380,11 +301,7 @@ func (s *Sim) WaitWebhooks(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		d := s.webhooks
-		d.mu.Lock()
-		idle := len(d.queue) == 0 && !d.busy
-		d.mu.Unlock()
-		if idle {
+		if s.webhooks.q.Idle() {
 			return nil
 		}
 		select {
@@ -415,6 +332,6 @@ func (s *Sim) Redeliver(eventID string) error {
 	}
 	rec := &Delivery{EventID: ev.ID, Type: ev.Type, Duplicate: true}
 	d.records = append(d.records, rec)
-	d.push(&delivery{rec: rec, ev: ev, url: d.url, due: time.Now()})
+	d.q.Push(&delivery{rec: rec, ev: ev, url: d.url}, time.Now())
 	return nil
 }
