@@ -31,6 +31,10 @@ run: ## Start dropsync on the embedded default, with simulators where no credent
 test: ## Run every test (race detector, shuffled, uncached)
 	go test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
 
+.PHONY: chaos
+chaos: ## Chaos suite, long mode: every service, nats-server and the simulators as processes, SIGKILLed at random (~10 min); `make test` runs the short mode
+	go run ./services/chaos -mode long
+
 .PHONY: bench
 bench: ## Run the benchmarks; each figure is printed next to its baseline from the same run
 	go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee bench.out

@@ -287,6 +287,9 @@ func (s *Sim) trackingGet(now time.Time, tok *token, p url.Values) (map[string]a
 			"time_stamp": pk.at.UnixMilli(), "tracking_name": "Shipped",
 			"tracking_detail_desc": "The seller has shipped the package",
 		}}
+		for _, c := range pk.checkpoints {
+			nodes = append(nodes, map[string]any{"time_stamp": c.at.UnixMilli(), "tracking_name": c.name, "tracking_detail_desc": c.desc})
+		}
 		lines = append(lines, map[string]any{
 			"mail_no":           pk.logisticsNo,
 			"carrier_name":      carrierName(pk.service),

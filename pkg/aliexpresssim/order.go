@@ -50,6 +50,14 @@ type pkg struct {
 	logisticsNo, service string
 	items                []PackageItem
 	at                   time.Time
+	// checkpoints after "Shipped", oldest first (tracking.get's detail_node_list).
+	checkpoints []checkpoint
+	delivered   bool
+}
+
+type checkpoint struct {
+	name, desc string
+	at         time.Time
 }
 
 // PackageItem is a quantity of one product in a package.
@@ -65,6 +73,9 @@ type PackageItem struct {
 type Package struct {
 	LogisticsNo, Service string
 	Items                []PackageItem
+	// Checkpoints counts the tracking checkpoints after "Shipped".
+	Checkpoints int
+	Delivered   bool
 }
 
 // Child is a child order: one product and SKU of an AliExpress order.
@@ -92,7 +103,8 @@ func (o *order) view() Order {
 		v.Children = append(v.Children, Child{ID: c.id, ProductID: c.productID, SkuID: c.skuID, Attr: c.attr, Count: c.count, Shipped: c.shipped, EndReason: c.endReason})
 	}
 	for _, p := range o.packages {
-		v.Packages = append(v.Packages, Package{LogisticsNo: p.logisticsNo, Service: p.service, Items: append([]PackageItem(nil), p.items...)})
+		v.Packages = append(v.Packages, Package{LogisticsNo: p.logisticsNo, Service: p.service, Items: append([]PackageItem(nil), p.items...),
+			Checkpoints: len(p.checkpoints), Delivered: p.delivered})
 	}
 	return v
 }
@@ -259,6 +271,53 @@ func (s *Sim) ChangeTracking(id int64, oldNo, newNo string) error {
 		}
 	}
 	return fmt.Errorf("%w package %s of order %d", ErrUnknown, oldNo, id)
+}
+
+// Checkpoint adds a tracking checkpoint to a parcel, at the simulator's
+// clock: tracking.get lists it after the "Shipped" node, with
+// tracking_name name and tracking_detail_desc desc. A delivered parcel
+// takes no more checkpoints.
+func (s *Sim) Checkpoint(id int64, logisticsNo, name, desc string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.parcel(id, logisticsNo)
+	if err != nil {
+		return err
+	}
+	p.checkpoints = append(p.checkpoints, checkpoint{name: name, desc: desc, at: s.cfg.Now()})
+	return nil
+}
+
+// Deliver marks a parcel delivered: a "Delivered" checkpoint at the
+// simulator's clock. The order's status does not change (the buyer
+// confirms receipt later: [Sim.Finish]).
+func (s *Sim) Deliver(id int64, logisticsNo string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.parcel(id, logisticsNo)
+	if err != nil {
+		return err
+	}
+	p.checkpoints = append(p.checkpoints, checkpoint{name: "Delivered", desc: "Package delivered to the recipient", at: s.cfg.Now()})
+	p.delivered = true
+	return nil
+}
+
+// parcel returns a parcel not delivered yet. Callers hold mu.
+func (s *Sim) parcel(id int64, logisticsNo string) (*pkg, error) {
+	o, err := s.find(id)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range o.packages {
+		if p.logisticsNo == logisticsNo {
+			if p.delivered {
+				return nil, fmt.Errorf("%w: package %s of order %d was delivered", ErrState, logisticsNo, id)
+			}
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w package %s of order %d", ErrUnknown, logisticsNo, id)
 }
 
 // Cancel cancels an order nothing of which has shipped: FINISH, every

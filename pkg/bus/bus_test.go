@@ -343,17 +343,23 @@ func TestHandlerErrorIsRetriedThenDeadLettered(t *testing.T) {
 	js := setup(t)
 	ctx := context.Background()
 	p := bus.NewPublisher(js, bus.PublisherConfig{})
-	var calls atomic.Int32
+	var calls, lastOnes atomic.Int32
 	consume(t, js, fastConfig("retry"), func(ctx context.Context, m *bus.Message) error {
 		calls.Add(1)
+		if m.Last != (m.Deliveries == 3) {
+			t.Errorf("delivery %d: Last = %v", m.Deliveries, m.Last)
+		}
+		if m.Last {
+			lastOnes.Add(1)
+		}
 		return fmt.Errorf("supplier unavailable (attempt %d)", m.Deliveries)
 	})
 	publish(t, ctx, p, storeEvent("evt-retry", 1))
 
 	var dl []bus.DeadLetter
 	waitFor(t, "dead letter", func() bool { dl = deadLetters(t, js, bus.StreamStore); return len(dl) == 1 })
-	if got := calls.Load(); got != 3 {
-		t.Errorf("handler called %d times, want MaxDeliver = 3", got)
+	if got := calls.Load(); got != 3 || lastOnes.Load() != 1 {
+		t.Errorf("handler called %d times (%d as the last), want MaxDeliver = 3 (1)", got, lastOnes.Load())
 	}
 	if dl[0].Reason != "supplier unavailable (attempt 3)" || dl[0].Deliveries != 3 {
 		t.Errorf("reason %q after %d deliveries, want the last error after 3", dl[0].Reason, dl[0].Deliveries)
@@ -371,41 +377,73 @@ func TestHandlerErrorIsRetriedThenDeadLettered(t *testing.T) {
 	}
 }
 
-func TestDeliveryWithoutOutcomeIsDeadLettered(t *testing.T) {
-	js := setup(t)
-	ctx := context.Background()
-	p := bus.NewPublisher(js, bus.PublisherConfig{})
-	cfg := fastConfig("crashy")
-	cfg.AckWait = 200 * time.Millisecond
-	var warm recorder
-	stop := consume(t, js, cfg, warm.handle)
-	publish(t, ctx, p, storeEvent("warm-up", 1))
-	waitFor(t, "warm-up message", func() bool { return warm.count() == 1 })
-	stop()
+// TestDeliveryWithoutOutcomeReachesTheHandler: deliveries that ended with
+// no outcome (a process that took the message and died, MaxDeliver times)
+// do not dead-letter the message behind the handler's back: the next
+// delivery reaches it, marked as the last, so it can record a fact; only
+// an error then dead-letters it.
+func TestDeliveryWithoutOutcomeReachesTheHandler(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		letters int
+	}{
+		{name: "fact recorded", err: nil, letters: 0},
+		{name: "handler fails", err: errors.New("notifier unavailable"), letters: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js := setup(t)
+			ctx := context.Background()
+			p := bus.NewPublisher(js, bus.PublisherConfig{})
+			cfg := fastConfig("crashy")
+			cfg.AckWait = 200 * time.Millisecond
+			var warm recorder
+			stop := consume(t, js, cfg, warm.handle)
+			publish(t, ctx, p, storeEvent("warm-up", 1))
+			waitFor(t, "warm-up message", func() bool { return warm.count() == 1 })
+			stop()
 
-	// A process that takes the message and dies, MaxDeliver times.
-	publish(t, ctx, p, storeEvent("evt-crash", 1))
-	cons, err := js.Consumer(ctx, bus.StreamStore, "crashy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range cfg.MaxDeliver {
-		msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = msg // never acked
-	}
+			// A process that takes the message and dies, MaxDeliver times.
+			publish(t, ctx, p, storeEvent("evt-crash", 1))
+			cons, err := js.Consumer(ctx, bus.StreamStore, "crashy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range cfg.MaxDeliver {
+				msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = msg // never acked
+			}
 
-	var calls atomic.Int32
-	consume(t, js, cfg, func(context.Context, *bus.Message) error { calls.Add(1); return nil })
-	var dl []bus.DeadLetter
-	waitFor(t, "dead letter", func() bool { dl = deadLetters(t, js, bus.StreamStore); return len(dl) == 1 })
-	if calls.Load() != 0 {
-		t.Errorf("handler called %d times past MaxDeliver", calls.Load())
-	}
-	if want := "no outcome after 3 deliveries (ack wait expired or consumer stopped)"; dl[0].Reason != want || dl[0].Deliveries != 4 || dl[0].OriginalSequence != 2 {
-		t.Errorf("reason %q after %d deliveries, want %q after 4", dl[0].Reason, dl[0].Deliveries, want)
+			seen := make(chan *bus.Message, 10)
+			consume(t, js, cfg, func(_ context.Context, m *bus.Message) error { seen <- m; return tc.err })
+			var m *bus.Message
+			select {
+			case m = <-seen:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the handler was not called past MaxDeliver")
+			}
+			if !m.Last || m.Deliveries != 4 || m.Envelope.GetEventId() != "evt-crash" {
+				t.Errorf("handled %s on delivery %d, last %v; want evt-crash on 4, last", m.Envelope.GetEventId(), m.Deliveries, m.Last)
+			}
+			if tc.letters == 0 {
+				waitFor(t, "ack", func() bool {
+					info := consumerInfo(t, js, bus.StreamStore, "crashy")
+					return info.NumAckPending == 0 && info.AckFloor.Stream == 2
+				})
+				if n := len(deadLetters(t, js, bus.StreamStore)); n != 0 {
+					t.Errorf("%d dead letters, want none", n)
+				}
+				return
+			}
+			var dl []bus.DeadLetter
+			waitFor(t, "dead letter", func() bool { dl = deadLetters(t, js, bus.StreamStore); return len(dl) == 1 })
+			if dl[0].Reason != tc.err.Error() || dl[0].Deliveries != 4 || dl[0].OriginalSequence != 2 {
+				t.Errorf("reason %q after %d deliveries, want %q after 4", dl[0].Reason, dl[0].Deliveries, tc.err)
+			}
+		})
 	}
 }
 
@@ -741,5 +779,44 @@ func TestConsumeReturnsWhenConsumerDeleted(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Consume still running after its consumer was deleted")
+	}
+}
+
+// TestRetryLaterIsNeverDeadLettered: a RetryLater error is redelivered
+// after its delay even on and past the last delivery, until the handler
+// succeeds; nothing is dead-lettered.
+func TestRetryLaterIsNeverDeadLettered(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	p := bus.NewPublisher(js, bus.PublisherConfig{})
+	cfg := fastConfig("later")
+	started := make(chan struct{})
+	cfg.Started = func() { close(started) }
+	var calls, lastOnes atomic.Int32
+	consume(t, js, cfg, func(ctx context.Context, m *bus.Message) error {
+		calls.Add(1)
+		if m.Last {
+			lastOnes.Add(1)
+		}
+		if m.Deliveries < 5 { // MaxDeliver is 3
+			return bus.RetryLater(errors.New("peer down"), 20*time.Millisecond)
+		}
+		return nil
+	})
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Started was not called")
+	}
+	publish(t, ctx, p, storeEvent("evt-later", 1))
+	waitFor(t, "ack", func() bool {
+		info := consumerInfo(t, js, bus.StreamStore, "later")
+		return info.NumAckPending == 0 && info.AckFloor.Stream == 1
+	})
+	if calls.Load() != 5 || lastOnes.Load() != 3 {
+		t.Errorf("handler called %d times (%d as the last), want 5 (3)", calls.Load(), lastOnes.Load())
+	}
+	if n := len(deadLetters(t, js, bus.StreamStore)); n != 0 {
+		t.Errorf("%d dead letters, want none", n)
 	}
 }

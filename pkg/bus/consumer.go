@@ -56,9 +56,11 @@ var ErrPanic = errors.New("bus: handler panicked")
 // Handler processes one message. Returning nil acks it, so return nil only
 // once the message's effect is durable. A returned error is retried with
 // backoff up to MaxDeliver times, then dead-lettered; wrap it with Permanent
-// when retrying cannot help. Handlers must be idempotent: every message can
-// be delivered more than once (a crash before the ack, a replay, an
-// at-least-once publisher).
+// when retrying cannot help. On the last delivery (Message.Last) a handler
+// that can record a failure as a fact (FulfillmentFailed, ...) does so and
+// returns nil, so the message ends in a fact rather than a dead letter.
+// Handlers must be idempotent: every message can be delivered more than
+// once (a crash before the ack, a replay, an at-least-once publisher).
 type Handler func(ctx context.Context, msg *Message) error
 
 // Middleware wraps a Handler, e.g. to log or count. Consume always adds
@@ -82,6 +84,11 @@ type Message struct {
 	Sequence uint64
 	// Deliveries counts deliveries to this consumer, 1 the first time.
 	Deliveries uint64
+	// Last is set on the consumer's last delivery of the message (MaxDeliver
+	// reached, or passed when earlier deliveries had no outcome): an error
+	// returned now dead-letters it, so a handler that can report the
+	// failure as a fact does it now.
+	Last bool
 	// Timestamp is when JetStream stored the message.
 	Timestamp time.Time
 }
@@ -92,6 +99,13 @@ func (m *Message) EventType() string {
 		return t
 	}
 	return envelope.Type(m.Envelope)
+}
+
+// LastDelivery reports whether m is its message's last delivery: the bus
+// says so (Last), or it was delivered maxDeliver times, for a handler
+// driven without the bus, as in tests.
+func (m *Message) LastDelivery(maxDeliver int) bool {
+	return m.Last || maxDeliver > 0 && m.Deliveries >= uint64(maxDeliver)
 }
 
 // permanentError marks an error retrying cannot fix.
@@ -115,6 +129,38 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
+}
+
+// laterError asks for a redelivery after a delay, even on the last one.
+type laterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *laterError) Error() string { return e.err.Error() }
+func (e *laterError) Unwrap() error { return e.err }
+
+// RetryLater marks err as a failure the handler could still cure later
+// but has no fact to record for: the message is redelivered after the
+// delay after, even on its last delivery, instead of being dead-lettered
+// (a command that would succeed once a peer is back, or whose effect is
+// done and only its fact could not be published yet). Past MaxDeliver
+// each such delivery is logged at ERROR. RetryLater(nil, d) is nil.
+func RetryLater(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &laterError{err: err, after: after}
+}
+
+// RetryLaterDelay reports whether err, or an error it wraps, was marked
+// with RetryLater, and its delay.
+func RetryLaterDelay(err error) (time.Duration, bool) {
+	var l *laterError
+	if !errors.As(err, &l) {
+		return 0, false
+	}
+	return l.after, true
 }
 
 // ConsumerConfig configures Consume. Stream and Durable are required.
@@ -163,6 +209,9 @@ type ConsumerConfig struct {
 	// Logger receives retries, dead letters and panics; default
 	// slog.Default().
 	Logger *slog.Logger
+	// Started, if set, is called once the durable consumer exists and its
+	// messages are being pulled (a service's readiness waits for it).
+	Started func()
 }
 
 // withDefaults fills zero fields.
@@ -229,7 +278,7 @@ func (c ConsumerConfig) Validate() error {
 
 // jetstreamConfig is the durable consumer's server-side configuration.
 // MaxDeliver is unlimited on the server: Consume counts deliveries itself
-// and dead-letters on the last one, so a message never stays behind in
+// and dead-letters after the last one, so a message never stays behind in
 // JetStream's "max deliveries reached" state, where nobody would see it.
 func (c ConsumerConfig) jetstreamConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
@@ -249,14 +298,20 @@ func (c ConsumerConfig) jetstreamConfig() jetstream.ConsumerConfig {
 // hands its messages to h until ctx ends. Then it stops fetching, hands
 // prefetched messages back to JetStream, lets in-flight handlers finish
 // (their contexts are canceled after ShutdownTimeout), flushes their acks
-// and returns nil. It returns an error when the consumer cannot be created
-// or stops on its own (deleted, connection closed).
+// and returns nil. While NATS is unreachable it waits: creating the
+// consumer is retried, and pulls resume after a reconnect. It returns an
+// error when JetStream refuses the consumer's configuration, or when the
+// consumer stops on its own (deleted, connection closed): a restart
+// recreates it.
 //
 // For each message, Consume decodes the envelope (a message that does not
 // decode is dead-lettered at once with reason "decode: ..."), starts a
 // consumer span whose parent is the trace context in the headers, calls the
-// middleware and h, and recovers a panic as an error. Then: nil acks; a
-// Permanent error, or an error on the MaxDeliver-th delivery, dead-letters
+// middleware and h, and recovers a panic as an error. Every decoded message
+// reaches h, Message.Last set from the MaxDeliver-th delivery on (also
+// past it, when earlier deliveries had no outcome). Then: nil acks; a
+// RetryLater error naks it with its own delay, even on the last delivery;
+// a Permanent error, or another error on the last delivery, dead-letters
 // the message; any other error naks it with the Backoff delay. Dead-letter
 // means publishing the original bytes and headers, plus Dropsync-Dlq-*
 // headers, to "dlq.<stream>", and only once that is stored, terminating
@@ -266,12 +321,12 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cfg.jetstreamConfig())
+	cons, err := createConsumer(ctx, js, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it started
 		}
-		return fmt.Errorf("consume %s/%s: create consumer: %w", cfg.Stream, cfg.Durable, err)
+		return err
 	}
 	iter, err := cons.Messages(
 		jetstream.PullMaxMessages(cfg.Prefetch),
@@ -279,6 +334,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	)
 	if err != nil {
 		return fmt.Errorf("consume %s/%s: %w", cfg.Stream, cfg.Durable, err)
+	}
+	if cfg.Started != nil {
+		cfg.Started()
 	}
 
 	for i := len(cfg.Middleware) - 1; i >= 0; i-- {
@@ -337,6 +395,37 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	return runErr
 }
 
+// createConsumer creates or updates the durable consumer, again and again
+// while NATS is unreachable or the stream is not there yet; a request
+// JetStream refuses (a bad configuration) is returned at once, for no
+// retry or restart can fix it.
+func createConsumer(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig) (jetstream.Consumer, error) {
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cfg.jetstreamConfig())
+		if err == nil {
+			return cons, nil
+		}
+		err = fmt.Errorf("consume %s/%s: create consumer: %w", cfg.Stream, cfg.Durable, err)
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == 400 && !errors.Is(err, jetstream.ErrStreamNotFound) ||
+			errors.Is(err, nats.ErrConnectionClosed) || ctx.Err() != nil {
+			return nil, err
+		}
+		if attempt%10 == 1 {
+			cfg.Logger.WarnContext(ctx, "consumer not created yet, will retry", "stream", cfg.Stream, "consumer", cfg.Durable, "err", err, "attempt", attempt)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
 // consumer is one running Consume.
 type consumer struct {
 	js       jetstream.JetStream
@@ -384,10 +473,12 @@ func (c *consumer) dispatch(ctx context.Context, iter jetstream.MessagesContext,
 			default:
 			}
 			if gone := c.gone.Load(); gone != nil {
+				c.log.Error("consumer gone; stopping so that a restart recreates it", "err", *gone)
 				return fmt.Errorf("consume %s/%s: %w", c.cfg.Stream, c.cfg.Durable, *gone)
 			}
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) ||
 				errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrBadRequest) {
+				c.log.Error("consumer stopped; stopping so that a restart recreates it", "err", err)
 				return fmt.Errorf("consume %s/%s: %w", c.cfg.Stream, c.cfg.Durable, err)
 			}
 			// Transient: a leadership change, a reconnect. The iterator
@@ -463,14 +554,11 @@ func (c *consumer) process(msg jetstream.Msg) {
 		return l
 	}
 
-	if m.Deliveries > uint64(c.cfg.MaxDeliver) {
-		// The previous delivery had no outcome: the handler outlived
-		// AckWait, or the process stopped while it ran.
-		reason := fmt.Sprintf("no outcome after %d deliveries (ack wait expired or consumer stopped)", m.Deliveries-1)
-		span.SetStatus(codes.Error, reason)
-		c.deadLetter(ctx, log, msg, m, reason)
-		return
-	}
+	// Past MaxDeliver, earlier deliveries had no outcome (the handler
+	// outlived AckWait, the process stopped while it ran, the dead letter
+	// could not be stored): the handler is still called, told it is the
+	// last time, so it can turn the message into a fact.
+	m.Last = m.Deliveries >= uint64(c.cfg.MaxDeliver)
 	env, err := envelope.Unmarshal(m.Data)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
@@ -483,6 +571,7 @@ func (c *consumer) process(msg jetstream.Msg) {
 	err = c.call(ctx, log, m)
 	hb.stop()
 
+	var later *laterError
 	switch {
 	case err == nil:
 		if err := msg.Ack(); err != nil {
@@ -493,10 +582,17 @@ func (c *consumer) process(msg jetstream.Msg) {
 		// Shutting down and out of time: not the message's fault.
 		span.SetStatus(codes.Error, err.Error())
 		_ = msg.Nak()
-	case IsPermanent(err):
+	case errors.As(err, &later) && !IsPermanent(err):
 		span.SetStatus(codes.Error, err.Error())
-		c.deadLetter(ctx, log, msg, m, err.Error())
-	case m.Deliveries >= uint64(c.cfg.MaxDeliver):
+		if m.Last {
+			log().ErrorContext(ctx, "handler failed on the last delivery, will retry later", "err", err, "delay", later.after)
+		} else {
+			log().WarnContext(ctx, "handler failed, will retry later", "err", err, "delay", later.after)
+		}
+		if err := msg.NakWithDelay(later.after); err != nil {
+			log().WarnContext(ctx, "nak", "err", err)
+		}
+	case IsPermanent(err), m.Last:
 		span.SetStatus(codes.Error, err.Error())
 		c.deadLetter(ctx, log, msg, m, err.Error())
 	default:

@@ -58,8 +58,12 @@
 // them: run one active process per durable.
 //
 // Failures: an error is retried after ConsumerConfig.Backoff, up to
-// MaxDeliver deliveries; a Permanent error, the last failed delivery, or a
-// message that does not decode ("decode: ...") is dead-lettered: its
+// MaxDeliver deliveries. Every message that decodes reaches its handler,
+// the last delivery marked with Message.Last (also a delivery past
+// MaxDeliver, when earlier ones had no outcome), so a handler that can
+// report a failure as a fact does so before anything is dead-lettered. A
+// Permanent error, an error on the last delivery, or a message that does
+// not decode ("decode: ...") is dead-lettered: its
 // original bytes and headers go to "dlq.<stream>" with
 //
 //	Dropsync-Dlq-Reason      why (the last error)

@@ -1,6 +1,12 @@
 // Package natsconn connects a service to NATS JetStream: to the cluster named
 // in its configuration, or to an in-process server it starts (the embedded
 // default of `make run`).
+//
+// A service does not need NATS to be up to start: Open returns at once and
+// the connection comes up when the server does (nats.RetryOnFailedConnect),
+// and after any outage it reconnects for as long as it takes
+// (MaxReconnects(-1)). Await retries a service's set-up (streams, buckets)
+// until NATS answers; the service says SERVING only then.
 package natsconn
 
 import (
@@ -24,7 +30,12 @@ type Conn struct {
 	Embedded *natsserver.Server
 }
 
-// Open connects as cfg says. name identifies the client to the server.
+// ReconnectWait is the pause between attempts to reach the server.
+const ReconnectWait = 500 * time.Millisecond
+
+// Open connects as cfg says. name identifies the client to the server. It
+// does not wait for the server: the connection is made in the background,
+// and made again after every outage, with no limit on attempts.
 func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (*Conn, error) {
 	c := &Conn{}
 	url := cfg.URL
@@ -44,8 +55,10 @@ func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (
 	}
 	opts := []nats.Option{
 		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ReconnectWait(ReconnectWait),
+		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("nats connected", "url", nc.ConnectedUrlRedacted()) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
@@ -71,6 +84,73 @@ func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (
 	return c, nil
 }
 
+// Await calls setup until it succeeds or ctx ends, so a service started
+// before NATS (or the event store) is reachable waits for it instead of
+// exiting. Each attempt gets at most attemptTimeout; failures are logged as
+// warnings, the first and then every tenth, and the wait between attempts
+// doubles from 250ms up to 5s. It returns nil once setup succeeded, and
+// ctx's error when ctx ended first.
+func Await(ctx context.Context, log *slog.Logger, what string, setup func(context.Context) error) error {
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := setup(actx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				log.InfoContext(ctx, what+": done", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt%10 == 1 {
+			log.WarnContext(ctx, what+": not reachable yet, will retry", "err", err, "attempt", attempt, "delay", delay)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// Keep runs follow until ctx ends, and again after a pause each time it
+// fails (NATS or the event store away), so a follower of a stream or of
+// the event store rides out an outage instead of stopping the service.
+// follow must resume where it was, or be idempotent from its start. Each
+// failure is logged as a warning; the pause doubles from 250ms up to 5s,
+// and starts afresh after a run of more than a minute.
+func Keep(ctx context.Context, log *slog.Logger, name string, follow func(context.Context) error) error {
+	delay := 250 * time.Millisecond
+	for {
+		began := time.Now()
+		err := follow(ctx)
+		if err == nil || stopped(ctx) {
+			return nil
+		}
+		if time.Since(began) > time.Minute {
+			delay = 250 * time.Millisecond
+		}
+		log.WarnContext(ctx, name+" stopped; resuming", "err", err, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// attemptTimeout bounds one Await attempt.
+const attemptTimeout = 10 * time.Second
+
 // Close drains the connection (in-flight messages are delivered) and stops
 // the embedded server, if any.
 func (c *Conn) Close() {
@@ -84,5 +164,16 @@ func (c *Conn) Close() {
 	}
 	if c.Embedded != nil {
 		c.Embedded.Stop()
+	}
+}
+
+// stopped reports whether ctx has ended: what a loop's last error then
+// says is about the stop, not a failure.
+func stopped(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
 	}
 }

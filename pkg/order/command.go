@@ -249,12 +249,31 @@ type AttentionPolicy struct {
 	// NoTrackingAfter flags a supplier order paid this long ago with no
 	// shipment (DSers: 7 days). Zero means 7 days.
 	NoTrackingAfter time.Duration
+	// TrackingStaleAfter flags a shipment not delivered whose tracking has
+	// not moved for this long (DSers: 48 hours). Zero means 48 hours.
+	TrackingStaleAfter time.Duration
 }
 
+// Default attention thresholds (DSers').
+const (
+	DefaultNoTrackingAfter    = 7 * 24 * time.Hour
+	DefaultTrackingStaleAfter = 48 * time.Hour
+)
+
 // CheckAttention returns AttentionRaised events for what needs the
-// merchant's attention at c.Now (required): a supplier order paid longer
-// than p.NoTrackingAfter ago with no tracking. A kind already raised and not
-// cleared (by a shipment) is not raised again.
+// merchant's attention at c.Now (required):
+//
+//   - NO_TRACKING: a supplier order paid longer than p.NoTrackingAfter ago
+//     with no shipment;
+//   - TRACKING_STALE: a shipment not delivered whose tracking last moved
+//     (the newest checkpoint of SupplierTrackingProgressed, or when the
+//     shipment was created or renumbered, if later) longer than
+//     p.TrackingStaleAfter ago. A delivered shipment, or one whose supplier
+//     order finished or was canceled, is never stale.
+//
+// Nothing is raised for an order dropsync stopped syncing (fulfilled by
+// hand or on the store). A kind already raised and not cleared (by a
+// shipment, or by tracking progress) is not raised again.
 func (o *Order) CheckAttention(p AttentionPolicy, c Context) ([]*eventsv1.Envelope, error) {
 	if !o.created {
 		return nil, fmt.Errorf("%w %s", ErrUnknownOrder, o.id)
@@ -263,26 +282,55 @@ func (o *Order) CheckAttention(p AttentionPolicy, c Context) ([]*eventsv1.Envelo
 		return nil, fmt.Errorf("%w: CheckAttention needs Context.Now", ErrInvalidRequest)
 	}
 	if p.NoTrackingAfter <= 0 {
-		p.NoTrackingAfter = 7 * 24 * time.Hour
+		p.NoTrackingAfter = DefaultNoTrackingAfter
 	}
-	if o.syncStopped() || o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING) {
+	if p.TrackingStaleAfter <= 0 {
+		p.TrackingStaleAfter = DefaultTrackingStaleAfter
+	}
+	if o.syncStopped() {
 		return nil, nil
 	}
-	var late []string
-	for i := range o.suppliers {
-		so := &o.suppliers[i]
-		if so.placed && so.paid && !so.canceledWhole && !so.finished && !o.hasShipment(so.id) && c.Now.Sub(so.paidAt) >= p.NoTrackingAfter {
-			late = append(late, so.id)
+	var raise []*eventsv1.AttentionRaised
+	if !o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING) {
+		var late []string
+		for i := range o.suppliers {
+			so := &o.suppliers[i]
+			if so.placed && so.paid && !so.canceledWhole && !so.finished && !o.hasShipment(so.id) && c.Now.Sub(so.paidAt) >= p.NoTrackingAfter {
+				late = append(late, so.id)
+			}
+		}
+		if len(late) > 0 {
+			raise = append(raise, &eventsv1.AttentionRaised{
+				Kind:   eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING,
+				Detail: "paid, no tracking after " + p.NoTrackingAfter.String() + ": supplier order " + strings.Join(late, ", "),
+			})
 		}
 	}
-	if len(late) == 0 {
+	if !o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE) && !o.canceledWhole {
+		var stale []string
+		for i := range o.shipments {
+			s := &o.shipments[i]
+			if so := o.findSupplierOrder(s.supplierOrder); s.delivered || so != nil && (so.finished || so.canceledWhole) {
+				continue
+			}
+			if last := s.trackingUpdatedAt(); c.Now.Sub(last) >= p.TrackingStaleAfter {
+				stale = append(stale, fmt.Sprintf("shipment %s (tracking %s) last moved %s", s.id, s.tracking.GetNumber(), last.UTC().Format(time.RFC3339)))
+			}
+		}
+		if len(stale) > 0 {
+			raise = append(raise, &eventsv1.AttentionRaised{
+				Kind:   eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE,
+				Detail: "not delivered, no tracking update for " + p.TrackingStaleAfter.String() + ": " + strings.Join(stale, "; "),
+			})
+		}
+	}
+	if len(raise) == 0 {
 		return nil, nil
 	}
 	d := o.decider(fmt.Sprintf("attention@%d", o.revision), "", c.CorrelationID, c.Now, &c)
-	d.emit("AttentionRaised", &eventsv1.Envelope{Event: &eventsv1.Envelope_AttentionRaised{AttentionRaised: &eventsv1.AttentionRaised{
-		Kind:   eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING,
-		Detail: "paid, no tracking after " + p.NoTrackingAfter.String() + ": supplier order " + strings.Join(late, ", "),
-	}}})
+	for _, a := range raise {
+		d.emit("AttentionRaised", &eventsv1.Envelope{Event: &eventsv1.Envelope_AttentionRaised{AttentionRaised: a}})
+	}
 	return d.finish(), nil
 }
 

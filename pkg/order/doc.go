@@ -92,8 +92,16 @@
 //     again.
 //   - AttentionRaised when the store refuses a fulfilment;
 //     [Order.CheckAttention] flags a supplier order paid with no tracking
-//     after N days.
+//     after N days, and a shipment not delivered whose tracking has not
+//     moved for M hours (SPEC "Watching"; DSers: 7 days, 48 hours).
 //   - OrderStatusChanged when the tab changed.
+//
+// SupplierTrackingProgressed folds a shipment's newest tracking checkpoint
+// and its delivery into the shipment; it decides nothing, and clears a
+// TRACKING_STALE attention. A checkpoint no newer than the one held, or
+// anything after delivery, says nothing new (nil, nil); one for a shipment
+// the order does not have gives [ErrUnknownShipment], so that the service
+// retries it until the shipment's SupplierShipmentCreated is in.
 //
 // A StoreOrderFulfilled that dropsync asked for — its store fulfillment id
 // came back in a FulfillmentPushed, one of its tracking numbers was in a

@@ -220,6 +220,24 @@ func (f *fixture) trackingChanged(sid, number string) *eventsv1.Envelope {
 	})
 }
 
+// progressed reports a shipment's newest checkpoint, at at, and whether it
+// was delivered.
+func (f *fixture) progressed(sid, name string, at time.Time, delivered bool) *eventsv1.Envelope {
+	return f.env(func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierTrackingProgressed{SupplierTrackingProgressed: &eventsv1.SupplierTrackingProgressed{
+			ShipmentId: sid, TrackingNumber: "T1",
+			Latest:    &eventsv1.TrackingCheckpoint{Name: name, Description: name + " (carrier text)", OccurredAt: timestamppb.New(at)},
+			Delivered: delivered,
+		}}
+	})
+}
+
+// checkAttention runs CheckAttention after waiting d, with DSers' thresholds.
+func (f *fixture) checkAttention(d time.Duration) ([]*eventsv1.Envelope, error) {
+	f.clock = f.clock.Add(d)
+	return f.o.CheckAttention(order.AttentionPolicy{NoTrackingAfter: 7 * 24 * time.Hour, TrackingStaleAfter: 48 * time.Hour}, f.ctx())
+}
+
 func (f *fixture) supplierCanceled(so string, lines ...*eventsv1.LineQuantity) *eventsv1.Envelope {
 	return f.env(func(e *eventsv1.Envelope) {
 		e.Event = &eventsv1.Envelope_SupplierOrderCanceled{SupplierOrderCanceled: &eventsv1.SupplierOrderCanceled{SupplierOrderId: so, Reason: "seller", Lines: lines}}

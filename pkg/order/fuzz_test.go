@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -40,6 +41,8 @@ const (
 	opReplayFact
 	opRepeatCommand
 	opSettings
+	opProgressed
+	opCheckAttention
 	opCount
 )
 
@@ -83,6 +86,10 @@ func FuzzOrder(f *testing.F) {
 	f.Add(op(5, opCreated, 1, opRefunded, 1, opPlace, 0, opPlaced, 0, opShipped, 0, opCanceled, 0, opPlace, 0))
 	f.Add(op(0, opCreated, 0, opResync, 0, opReread, 1, opStoreFulfilled, 2, opPlace, 0, opPlacementFailed, 0, opRetry, 0))
 	f.Add(op(6, opCreated, 1, opPlace, 0, opPlaced, 1, opPaid, 0, opShipped, 1, opPushFailed, 0, opAttention, 0, opSettings, 1, opShipped, 2, opFinished, 0))
+	f.Add(op(0, opCreated, 1, opPlace, 0, opPlaced, 0, opPaid, 0, opShipped, 2, opPushed, 0, opCheckAttention, 50, opProgressed, 4, opProgressed, 2,
+		opCheckAttention, 60, opProgressed, 1, opCheckAttention, 200, opReplayFact, 6, opProgressed, 8))
+	f.Add(op(4, opCreated, 1, opPlace, 0, opPlaced, 1, opPaid, 0, opPaid, 1, opCheckAttention, 200, opShipped, 1, opProgressed, 0, opTrackingChanged, 0,
+		opCheckAttention, 49, opFulfillManually, 0, opCheckAttention, 49))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
@@ -212,6 +219,14 @@ func (h *harness) step(op int, p byte) {
 		h.shipments = append(h.shipments, sid)
 	case opTrackingChanged:
 		fact = f.trackingChanged(pick(h.shipments, p, "s0"), fmt.Sprint("T-new", h.n))
+	case opProgressed: // a checkpoint up to 2 hours old; odd: delivered
+		fact = f.progressed(pick(h.shipments, p>>4, "s0"), "In transit", f.clock.Add(-time.Duration(p>>1&7)*15*time.Minute), p&1 == 1)
+	case opCheckAttention: // after p hours
+		hours := time.Duration(p) * time.Hour
+		cmd = func(string) ([]*eventsv1.Envelope, error) {
+			f.clock = f.clock.Add(hours)
+			return f.o.CheckAttention(order.AttentionPolicy{}, f.ctx())
+		}
 	case opSupplierCanceled:
 		if p&1 == 0 {
 			fact = f.supplierCanceled(pick(h.suppliers, p>>1, "AE0"))
@@ -379,6 +394,17 @@ func (h *harness) check(before *ordersv1.Order, evs []*eventsv1.Envelope) {
 			}
 		case e.GetResyncRequested() != nil:
 			h.resyncs = append(h.resyncs, e.GetResyncRequested().GetRequestId())
+		case e.GetAttentionRaised().GetKind() == eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE && e.GetSource().GetService() == order.Service:
+			if stopped {
+				t.Fatalf("step %d: stale tracking flagged on an order dropsync no longer syncs", h.n)
+			}
+			open := false
+			for _, s := range before.GetShipments() {
+				open = open || !s.GetDelivered()
+			}
+			if !open {
+				t.Fatalf("step %d: stale tracking flagged with every shipment delivered", h.n)
+			}
 		case e.GetOrderStatusChanged() != nil:
 			changes++
 			c := e.GetOrderStatusChanged()

@@ -103,7 +103,9 @@ func Policy(platform eventsv1.Platform, settings *eventsv1.StoreSettings) events
 // a supplier fact already known), gives nil, nil: nothing to append.
 // Decisions are never taken in: they give [ErrUnsupportedEvent]. A fact
 // about an order no store event created yet gives [ErrUnknownOrder]; a
-// ShippingConfirmationIssued the state forbids gives a [*RuleError].
+// ShippingConfirmationIssued the state forbids gives a [*RuleError]; a
+// SupplierTrackingProgressed for a shipment the order does not have gives
+// [ErrUnknownShipment].
 //
 // Handle does not change o: apply the returned events once they are stored.
 func (o *Order) Handle(e *eventsv1.Envelope, c Context) ([]*eventsv1.Envelope, error) {
@@ -194,7 +196,7 @@ func isFact(e *eventsv1.Envelope) bool {
 		*eventsv1.Envelope_SupplierOrderPlaced, *eventsv1.Envelope_SupplierPlacementFailed,
 		*eventsv1.Envelope_SupplierOrderPaid, *eventsv1.Envelope_SupplierShipmentCreated,
 		*eventsv1.Envelope_SupplierTrackingChanged, *eventsv1.Envelope_SupplierOrderCanceled,
-		*eventsv1.Envelope_SupplierOrderFinished,
+		*eventsv1.Envelope_SupplierOrderFinished, *eventsv1.Envelope_SupplierTrackingProgressed,
 		*eventsv1.Envelope_ShippingConfirmationIssued, *eventsv1.Envelope_AttentionRaised:
 		return true
 	}
@@ -267,6 +269,18 @@ func (o *Order) screen(e *eventsv1.Envelope, c *Context) (noop bool, err error) 
 	case *eventsv1.Envelope_SupplierTrackingChanged:
 		s := o.shipment(ev.SupplierTrackingChanged.GetShipmentId())
 		return s != nil && s.tracking.GetNumber() == ev.SupplierTrackingChanged.GetTracking().GetNumber(), nil
+	case *eventsv1.Envelope_SupplierTrackingProgressed:
+		p := ev.SupplierTrackingProgressed
+		if p.GetShipmentId() == "" {
+			return false, fmt.Errorf("%w: SupplierTrackingProgressed without shipment id", ErrInvalidEvent)
+		}
+		// Unknown shipment (its SupplierShipmentCreated may still be on its
+		// way: it is published first), a delivered one, or nothing newer.
+		s := o.shipment(p.GetShipmentId())
+		if s == nil {
+			return false, fmt.Errorf("%w %q in order %s", ErrUnknownShipment, p.GetShipmentId(), o.id)
+		}
+		return s.delivered || !p.GetDelivered() && (p.GetLatest() == nil || !s.newer(p.GetLatest(), eventTime(e))), nil
 	case *eventsv1.Envelope_FulfillmentPushed:
 		p := ev.FulfillmentPushed
 		if p.GetShipmentId() == "" {

@@ -101,7 +101,11 @@ type shipment struct {
 	pushed        bool
 	failed        bool
 	confirmed     bool
-	at            time.Time // when the tracking last changed
+	at            time.Time // when the shipment was created or its number last changed
+	// Tracking progress (SupplierTrackingProgressed).
+	checkpoint *eventsv1.TrackingCheckpoint // newest checkpoint reported
+	movedAt    time.Time                    // the newest checkpoint's time
+	delivered  bool
 }
 
 type attention struct {
@@ -224,6 +228,8 @@ func (o *Order) Apply(e *eventsv1.Envelope) {
 			s.tracking, s.at = ev.SupplierTrackingChanged.GetTracking(), at
 			o.clearAttention(eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE)
 		}
+	case *eventsv1.Envelope_SupplierTrackingProgressed:
+		o.trackingProgressed(ev.SupplierTrackingProgressed, at)
 	case *eventsv1.Envelope_SupplierOrderCanceled:
 		c := ev.SupplierOrderCanceled
 		if so := o.supplierOrder(c.GetSupplierOrderId()); so != nil {
@@ -557,6 +563,46 @@ func (o *Order) shipmentCreated(c *eventsv1.SupplierShipmentCreated, at time.Tim
 	})
 	o.clearAttention(eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING)
 	o.clearAttention(eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE)
+}
+
+// trackingProgressed records a shipment's newer checkpoint and its
+// delivery. Nothing moves a delivered shipment, and a checkpoint no newer
+// than the one held changes nothing but a delivery.
+func (o *Order) trackingProgressed(p *eventsv1.SupplierTrackingProgressed, at time.Time) {
+	s := o.shipment(p.GetShipmentId())
+	if s == nil || s.delivered {
+		return
+	}
+	if c := p.GetLatest(); c != nil && s.newer(c, at) {
+		s.checkpoint, s.movedAt = c, checkpointTime(c, at)
+	}
+	if p.GetDelivered() {
+		s.delivered = true
+	}
+	o.clearAttention(eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE)
+}
+
+// checkpointTime is when a checkpoint happened, or at when the supplier did
+// not say.
+func checkpointTime(c *eventsv1.TrackingCheckpoint, at time.Time) time.Time {
+	if t := c.GetOccurredAt(); t != nil {
+		return t.AsTime()
+	}
+	return at
+}
+
+// newer reports whether a checkpoint is newer than the one the shipment holds.
+func (s *shipment) newer(c *eventsv1.TrackingCheckpoint, at time.Time) bool {
+	return s.checkpoint == nil || checkpointTime(c, at).After(s.movedAt)
+}
+
+// trackingUpdatedAt is when the shipment's tracking last moved: created,
+// renumbered, or its newest checkpoint.
+func (s *shipment) trackingUpdatedAt() time.Time {
+	if s.movedAt.After(s.at) {
+		return s.movedAt
+	}
+	return s.at
 }
 
 // fulfillmentRequested marks the shipments a FulfillmentRequested covers:

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
+	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 )
 
 const (
@@ -1394,4 +1397,280 @@ func noneDue(settings *eventsv1.StoreSettings) func(*fixture) ([]*eventsv1.Envel
 		}
 		return nil, nil
 	}
+}
+
+// TestTrackingProgress: SupplierTrackingProgressed folds a shipment's
+// newest checkpoint and its delivery, and decides nothing.
+func TestTrackingProgress(t *testing.T) {
+	shipment := func(f *fixture) *ordersv1.Shipment { return f.o.ToProto().GetShipments()[0] }
+	run(t, []test{
+		{
+			name:  "a newer checkpoint is folded into the shipment",
+			given: (*fixture).fulfilled,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "In transit", f.clock, false))
+			},
+			want:    []string{"SupplierTrackingProgressed"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+			then: func(t *testing.T, f *fixture) {
+				s := shipment(f)
+				if s.GetLatestCheckpoint().GetName() != "In transit" || s.GetDelivered() || !s.GetTrackingUpdatedAt().AsTime().Equal(s.GetLatestCheckpoint().GetOccurredAt().AsTime()) {
+					t.Fatalf("shipment %v", s)
+				}
+			},
+		},
+		{
+			name: "the same checkpoint polled again is a no-op",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.fact(f.progressed("s1", "In transit", t0.Add(time.Hour), false))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "In transit", t0.Add(time.Hour), false))
+			},
+			want: nil,
+		},
+		{
+			name: "an older checkpoint is a no-op",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.fact(f.progressed("s1", "Arrived at destination", t0.Add(2*time.Hour), false))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "In transit", t0.Add(time.Hour), false))
+			},
+			want: nil,
+			then: func(t *testing.T, f *fixture) {
+				if n := shipment(f).GetLatestCheckpoint().GetName(); n != "Arrived at destination" {
+					t.Fatalf("latest checkpoint %q", n)
+				}
+			},
+		},
+		{
+			name:  "delivered",
+			given: (*fixture).fulfilled,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "Delivered", f.clock, true))
+			},
+			want:    []string{"SupplierTrackingProgressed"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+			then: func(t *testing.T, f *fixture) {
+				if !shipment(f).GetDelivered() {
+					t.Fatal("not delivered")
+				}
+			},
+		},
+		{
+			name: "nothing moves a delivered shipment",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.fact(f.progressed("s1", "Delivered", f.clock, true))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "Returned", f.clock.Add(time.Hour), false))
+			},
+			want: nil,
+			then: func(t *testing.T, f *fixture) {
+				if s := shipment(f); !s.GetDelivered() || s.GetLatestCheckpoint().GetName() != "Delivered" {
+					t.Fatalf("shipment %v", s)
+				}
+			},
+		},
+		{
+			name: "progress of a shipment not yet pushed to the store decides nothing",
+			given: func(f *fixture) {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2), lq("L2", 1)))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "In transit", f.clock, false))
+			},
+			want: []string{"SupplierTrackingProgressed"},
+		},
+		{
+			name:  "an unknown shipment is refused, to be retried",
+			given: (*fixture).fulfilled,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s9", "In transit", f.clock, false))
+			},
+			wantErr:  order.ErrUnknownShipment,
+			wantCode: order.CodeUnknownShipment,
+		},
+		{
+			name:  "a progress without shipment id is invalid",
+			given: (*fixture).fulfilled,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				e := f.progressed("", "In transit", f.clock, false)
+				return f.handle(e)
+			},
+			wantErr: order.ErrInvalidEvent,
+		},
+		{
+			name: "progress clears a stale-tracking attention",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.must(f.checkAttention(49 * time.Hour))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.progressed("s1", "In transit", f.clock, false))
+			},
+			want: []string{"SupplierTrackingProgressed"},
+			then: func(t *testing.T, f *fixture) {
+				if a := f.o.ToProto().GetAttention(); len(a) != 0 {
+					t.Fatalf("attention %v", a)
+				}
+			},
+		},
+	})
+}
+
+// TestAttention: the watcher's pass (SPEC "Watching"): paid with no
+// tracking after N days, a shipment with no tracking update for M hours.
+func TestAttention(t *testing.T) {
+	run(t, []test{
+		{
+			name:  "paid, no tracking after 7 days",
+			given: (*fixture).awaitingShipment,
+			when:  func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(7*24*time.Hour + time.Minute) },
+			want:  []string{"AttentionRaised NO_TRACKING"},
+		},
+		{
+			name:  "shipped 47 hours ago: not yet",
+			given: (*fixture).fulfilled,
+			when:  func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(47 * time.Hour) },
+			want:  nil,
+		},
+		{
+			name:    "shipped 48 hours ago with no tracking update",
+			given:   (*fixture).fulfilled,
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(48 * time.Hour) },
+			want:    []string{"AttentionRaised TRACKING_STALE"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+			then: func(t *testing.T, f *fixture) {
+				a := f.o.ToProto().GetAttention()
+				if len(a) != 1 || !strings.Contains(a[0].GetDetail(), "no tracking update for 48h") || !strings.Contains(a[0].GetDetail(), "shipment s1 (tracking T1)") {
+					t.Fatalf("attention %v", a)
+				}
+			},
+		},
+		{
+			name: "a checkpoint 10 hours ago keeps a shipment of 3 days fresh",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.clock = f.clock.Add(62 * time.Hour)
+				f.fact(f.progressed("s1", "In transit", f.clock, false))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(10 * time.Hour) },
+			want: nil,
+		},
+		{
+			name: "the checkpoint's own time counts, not when it was polled",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.clock = f.clock.Add(10 * time.Hour)
+				f.fact(f.progressed("s1", "In transit", f.clock.Add(-5*time.Hour), false))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(44 * time.Hour) },
+			want: []string{"AttentionRaised TRACKING_STALE"},
+		},
+		{
+			name: "a renumbered shipment counts from the new number",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.clock = f.clock.Add(40 * time.Hour)
+				f.fact(f.trackingChanged("s1", "T2"))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(40 * time.Hour) },
+			want: nil,
+		},
+		{
+			name: "a delivered shipment is never stale",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.fact(f.progressed("s1", "Delivered", f.clock, true))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(30 * 24 * time.Hour) },
+			want: nil,
+		},
+		{
+			name: "only the shipments not delivered are named",
+			given: func(f *fixture) {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
+				f.fact(f.shipped("AE1", "s2", "T2", lq("L2", 1)))
+				f.fact(f.progressed("s1", "Delivered", f.clock, true))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(49 * time.Hour) },
+			want: []string{"AttentionRaised TRACKING_STALE"},
+			then: func(t *testing.T, f *fixture) {
+				d := f.o.ToProto().GetAttention()[0].GetDetail()
+				if strings.Contains(d, "s1") || !strings.Contains(d, "shipment s2") {
+					t.Fatalf("detail %q", d)
+				}
+			},
+		},
+		{
+			name: "a finished supplier order is not followed",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.fact(f.finished("AE1"))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(49 * time.Hour) },
+			want: nil,
+		},
+		{
+			name: "fulfilled by hand: dropsync no longer watches",
+			given: func(f *fixture) {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2), lq("L2", 1)))
+				f.must(f.o.FulfillManually("M1", "", f.ctx()))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(49 * time.Hour) },
+			want: nil,
+		},
+		{
+			name: "raised once",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.must(f.checkAttention(49 * time.Hour))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(time.Hour) },
+			want: nil,
+		},
+		{
+			name: "raised again after progress, when it goes stale again",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.must(f.checkAttention(49 * time.Hour))
+				f.fact(f.progressed("s1", "In transit", f.clock, false))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(49 * time.Hour) },
+			want: []string{"AttentionRaised TRACKING_STALE"},
+		},
+		{
+			name: "both at once: one supplier order not shipped, the other's parcel stale",
+			given: func(f *fixture) {
+				f.paidOnStore()
+				f.must(f.place("P1", mapped))
+				f.fact(f.placed("P1", so("AE1", lq("L1", 2)), so("AE2", lq("L2", 1))))
+				f.fact(f.paid("AE1"))
+				f.fact(f.paid("AE2"))
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(8 * 24 * time.Hour) },
+			want: []string{"AttentionRaised NO_TRACKING", "AttentionRaised TRACKING_STALE"},
+			then: func(t *testing.T, f *fixture) {
+				if n := len(f.o.ToProto().GetAttention()); n != 2 {
+					t.Fatalf("%d attentions", n)
+				}
+			},
+		},
+		{
+			name:     "an order no store event created is unknown",
+			given:    func(f *fixture) {},
+			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(time.Hour) },
+			wantErr:  order.ErrUnknownOrder,
+			wantCode: order.CodeNotFound,
+		},
+	})
 }

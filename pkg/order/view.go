@@ -73,6 +73,9 @@ func (o *Order) ToProto() *ordersv1.Order {
 			State:              s.state(stopped),
 			StoreFulfillmentId: s.fulfillmentID,
 			ConfirmationIssued: s.confirmed,
+			LatestCheckpoint:   s.checkpoint,
+			Delivered:          s.delivered,
+			TrackingUpdatedAt:  ts(s.trackingUpdatedAt()),
 		})
 	}
 	for i := range o.attention {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/simctl"
 )
 
 // versionPath matches the GraphQL endpoint; an optional first segment names
@@ -18,7 +20,12 @@ var versionPath = regexp.MustCompile(`^(?:/([a-z0-9][a-z0-9.-]*))?/admin/api/([0
 
 // ServeHTTP serves the Admin GraphQL API. The shop is the path prefix, the
 // Host header, or else the one whose access token the request carries.
+// Paths under /_sim/ are the simulator's own controls (see controlMux).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, simctl.Prefix) {
+		s.ctl.ServeHTTP(w, r)
+		return
+	}
 	m := versionPath.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		writeJSON(w, http.StatusNotFound, map[string]any{"errors": "Not Found"})

@@ -134,6 +134,7 @@ type Sim struct {
 	trkUps []TrackingUpdate
 
 	hooks *deliverer
+	ctl   *http.ServeMux
 }
 
 // New returns a simulator; call Close when done with it.
@@ -170,6 +171,7 @@ func New(cfg Config) *Sim {
 		nextID: 5_800_000_000,
 	}
 	s.hooks = newDeliverer(s)
+	s.ctl = s.controlMux()
 	return s
 }
 

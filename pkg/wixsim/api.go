@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/simctl"
 )
 
 // BasePath is where the eCommerce API lives under the simulator's URL, as
@@ -25,6 +27,7 @@ func (s *Sim) routes() {
 	m.HandleFunc("POST "+BasePath+"/fulfillments/orders/{orderId}/create-fulfillment", s.api("createFulfillment", true, s.createFulfillment))
 	m.HandleFunc("GET "+BasePath+"/fulfillments/orders/{orderId}", s.api("listFulfillments", false, s.listFulfillments))
 	m.HandleFunc("POST "+BasePath+"/fulfillments/orders/bulk/create-fulfillments", s.api("bulkCreateFulfillments", true, s.bulkCreateFulfillments))
+	m.Handle(simctl.Prefix, s.controlMux()) // the simulator's own controls, not Wix's API
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

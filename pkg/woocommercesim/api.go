@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/simctl"
 )
 
 // API path prefixes.
@@ -54,7 +56,12 @@ var routes = []route{
 }
 
 // ServeHTTP serves the REST API and the Shipment Tracking extension.
+// Paths under /_sim/ are the simulator's own controls (see controlMux).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, simctl.Prefix) {
+		s.ctl.ServeHTTP(w, r)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, nil, apiError{Code: "rest_invalid_json", Message: "Invalid JSON body passed.", Data: map[string]any{"status": 400}})
@@ -695,7 +702,7 @@ func (s *Sim) createTracking(_ *http.Request, m []string, body []byte) (int, any
 		status, e := newError(http.StatusBadRequest, "rest_missing_callback_param", "Missing parameter(s): tracking_number")
 		return status, e, nil
 	}
-	t := &TrackingItem{Number: strings.TrimSpace(req.TrackingNumber)}
+	t := &TrackingItem{Number: strings.TrimSpace(req.TrackingNumber), ReceivedAt: s.cfg.Now()}
 	switch {
 	case req.TrackingProvider != "":
 		if _, _, ok := provider(req.TrackingProvider); !ok {

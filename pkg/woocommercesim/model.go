@@ -103,6 +103,9 @@ type TrackingItem struct {
 	Number string
 	// DateShipped is the shipping date (midnight UTC of the given day).
 	DateShipped time.Time
+	// ReceivedAt is when the simulator created it, at full precision (the
+	// API shows only DateShipped), for latency measurements.
+	ReceivedAt time.Time
 }
 
 type line struct {

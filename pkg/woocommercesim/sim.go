@@ -110,6 +110,7 @@ type Sim struct {
 	completed bool // the Completed order e-mail is enabled
 	stats     Stats
 	hooks     *deliverer
+	ctl       *http.ServeMux
 }
 
 // New returns a simulator; call Close when done with it.
@@ -153,6 +154,7 @@ func New(cfg Config) *Sim {
 		completed: true,
 	}
 	s.hooks = newDeliverer(s)
+	s.ctl = s.controlMux()
 	return s
 }
 

@@ -31,6 +31,8 @@ const (
 	DefaultMaxBackoff = 10 * time.Second
 	// DefaultMaxBodyBytes bounds a response body.
 	DefaultMaxBodyBytes = 10 << 20
+	// DefaultMaxPause caps every wait a platform asks for.
+	DefaultMaxPause = 5 * time.Minute
 )
 
 // ErrBodyTooLarge: the response body exceeds Config.MaxBodyBytes.
@@ -89,6 +91,11 @@ type Config struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// MaxBodyBytes bounds a response body.
 	MaxBodyBytes int64
+	// MaxPause caps every wait a platform asks for: a Retry-After, a
+	// throttle's restore time, a rate limit's refill. A longer ask is cut
+	// to MaxPause, with a warning, so one odd answer (Retry-After: 31536000)
+	// cannot stop a store's calls for a year. Default DefaultMaxPause.
+	MaxPause time.Duration
 	// Rand returns a number in [0, 1) for the jitter; default math/rand/v2.
 	Rand func() float64
 	// Now is the clock of the rate limiter; default time.Now.
@@ -123,6 +130,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.MaxPause <= 0 {
+		c.MaxPause = DefaultMaxPause
+	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
@@ -155,7 +165,7 @@ func (c *Client) Bucket(key string) *Bucket {
 	defer c.mu.Unlock()
 	b, ok := c.buckets[key]
 	if !ok {
-		b = newBucket(c.cfg.Limit, c.cfg.Now)
+		b = newBucket(c.cfg.Limit, c.cfg.MaxPause, c.cfg.Now)
 		c.buckets[key] = b
 	}
 	return b
@@ -235,6 +245,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request, opts ...Option) (*Re
 				return resp, nil
 			}
 			retryable, after = classification(err)
+			after = c.capPause(ctx, req, o.key, after)
 			safe = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
 			if status == http.StatusTooManyRequests && after > 0 {
 				bucket.Pause(time.Now().Add(after))
@@ -260,6 +271,16 @@ func (c *Client) Do(ctx context.Context, req *http.Request, opts ...Option) (*Re
 		case <-t.C:
 		}
 	}
+}
+
+// capPause cuts a wait the platform asked for to MaxPause, and says so.
+func (c *Client) capPause(ctx context.Context, req *http.Request, key string, after time.Duration) time.Duration {
+	if after <= c.cfg.MaxPause {
+		return after
+	}
+	c.cfg.Logger.WarnContext(ctx, "platform asked for a longer wait than the cap: waiting the cap",
+		"method", req.Method, "url", RedactURL(req.URL), "key", key, "asked", after, "cap", c.cfg.MaxPause)
+	return c.cfg.MaxPause
 }
 
 // attempt sends one copy of req and reads the whole body.

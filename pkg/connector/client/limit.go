@@ -36,14 +36,15 @@ type Bucket struct {
 	tokens   float64
 	last     time.Time
 	paused   time.Time
+	maxWait  time.Duration // caps one Wait and one Pause; 0 is no cap
 }
 
-func newBucket(l Limit, now func() time.Time) *Bucket {
+func newBucket(l Limit, maxWait time.Duration, now func() time.Time) *Bucket {
 	capacity := l.Burst
 	if l.Rate > 0 && capacity < 1 {
 		capacity = 1
 	}
-	return &Bucket{now: now, rate: l.Rate, capacity: capacity, tokens: capacity, last: now()}
+	return &Bucket{now: now, rate: l.Rate, capacity: capacity, tokens: capacity, last: now(), maxWait: maxWait}
 }
 
 // refill adds the tokens earned since the last look. Callers hold mu.
@@ -56,13 +57,13 @@ func (b *Bucket) refill(now time.Time) {
 	}
 }
 
-// reserve takes cost tokens if it can and returns 0, or returns how long
-// to wait before trying again.
-func (b *Bucket) reserve(cost float64) time.Duration {
+// reserve takes cost tokens if it can, or if force is set, and returns 0;
+// otherwise it returns how long to wait before trying again.
+func (b *Bucket) reserve(cost float64, force bool) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
-	if now.Before(b.paused) {
+	if now.Before(b.paused) && !force {
 		return b.paused.Sub(now)
 	}
 	if b.rate <= 0 {
@@ -70,7 +71,7 @@ func (b *Bucket) reserve(cost float64) time.Duration {
 	}
 	b.refill(now)
 	need := math.Min(cost, b.capacity) // a call dearer than the bucket waits for a full one
-	if b.tokens >= need {
+	if b.tokens >= need || force {
 		b.tokens -= cost
 		return 0
 	}
@@ -80,12 +81,22 @@ func (b *Bucket) reserve(cost float64) time.Duration {
 
 // Wait blocks until cost tokens are available and takes them, or until ctx
 // ends. The tokens may go below zero for a call dearer than the bucket,
-// which then delays the next calls.
+// which then delays the next calls. A bucket of a Client waits at most the
+// Client's MaxPause, however slowly it refills: then it takes the tokens
+// anyway.
 func (b *Bucket) Wait(ctx context.Context, cost float64) error {
+	var until time.Time
+	if b.maxWait > 0 {
+		until = b.now().Add(b.maxWait)
+	}
 	for {
-		d := b.reserve(cost)
+		force := !until.IsZero() && !b.now().Before(until)
+		d := b.reserve(cost, force)
 		if d == 0 {
 			return nil
+		}
+		if !until.IsZero() {
+			d = min(d, max(until.Sub(b.now()), time.Millisecond))
 		}
 		t := time.NewTimer(d)
 		select {
@@ -124,10 +135,14 @@ func (b *Bucket) SetAvailable(available float64) {
 	b.tokens = math.Min(available, b.capacity)
 }
 
-// Pause stops every call of the key until t (HTTP 429 Retry-After).
+// Pause stops every call of the key until t (HTTP 429 Retry-After), or
+// for the Client's MaxPause at most.
 func (b *Bucket) Pause(until time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if limit := b.now().Add(b.maxWait); b.maxWait > 0 && until.After(limit) {
+		until = limit
+	}
 	if until.After(b.paused) {
 		b.paused = until
 	}

@@ -34,3 +34,21 @@ func Connect(tb testing.TB) (*natsserver.Server, *nats.Conn) {
 	tb.Cleanup(nc.Close)
 	return s, nc
 }
+
+// ConnectRelaxed is Connect on a server that does not fsync every write,
+// for long simulations whose subject is not durability: a hundred
+// thousand fsynced writes take minutes on a shared disk.
+func ConnectRelaxed(tb testing.TB) (*natsserver.Server, *nats.Conn) {
+	tb.Helper()
+	s, err := natsserver.Start(natsserver.Options{Port: -1, StoreDir: tb.TempDir(), RelaxedSync: true})
+	if err != nil {
+		tb.Fatalf("start nats server: %v", err)
+	}
+	tb.Cleanup(s.Stop)
+	nc, err := nats.Connect(s.URL())
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	return s, nc
+}

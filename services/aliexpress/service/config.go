@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/dropsync/dropsync/pkg/config"
@@ -53,18 +54,34 @@ type AliExpress struct {
 	GatewayURL string `envconfig:"GATEWAY_URL" default:"https://api-sg.aliexpress.com" desc:"AliExpress API gateway (a simulator's URL in tests)"`
 	// Simulate runs an in-process simulator.
 	Simulate bool `envconfig:"SIMULATE" default:"false" desc:"Run an in-process AliExpress simulator with a demo catalog and talk to it (make run; never in production)"`
+	// Account names the AliExpress account in events, logs and the
+	// connector's state.
+	Account string `envconfig:"ACCOUNT" default:"default" desc:"Name of the AliExpress account (letters, digits, '-' and '_'): it keys the account's API budget and names it in connection health events"`
+	// MoreAccounts are AliExpress accounts beyond the one above.
+	MoreAccounts string `envconfig:"ACCOUNTS" desc:"JSON list of more AliExpress accounts: [{\"name\":\"eu\",\"app_key\":\"500123\",\"credentials_ref\":\"env:AE_EU\",\"stores\":[\"shopify:acme\"]}], optional \"daily_budget\" (default DAILY_BUDGET); credentials_ref env:PREFIX reads PREFIX_APP_SECRET, PREFIX_ACCESS_TOKEN, PREFIX_REFRESH_TOKEN (file:/folder reads files of those names, lower case). Each account has its own budget, token refresh and connection health and serves the stores it names; the account of the variables above (or else the first listed) serves every other store"`
 	// DailyBudget bounds the API calls a day.
-	DailyBudget int `envconfig:"DAILY_BUDGET" default:"5000" desc:"AliExpress API calls the connector allows itself a day (UTC); the continuous poll spreads what is left over the day"`
+	DailyBudget int `envconfig:"DAILY_BUDGET" default:"5000" desc:"AliExpress API calls the account allows itself a day (UTC), whatever makes them: continuous polling, fixed-time and manual syncs, placements, retries. AliExpress does not publish its quota: set what your app key is granted. The day's use survives restarts"`
 	// ManualSyncsPerDay is the manual sync quota per store.
 	ManualSyncsPerDay int `envconfig:"MANUAL_SYNCS_PER_DAY" default:"10" desc:"Manual syncs (SyncNow) a store may ask for a day"`
 	// ManualSyncInterval is the minimum time between two manual syncs.
 	ManualSyncInterval time.Duration `envconfig:"MANUAL_SYNC_INTERVAL" default:"10m" desc:"Minimum time between two manual syncs of a store"`
 	// SyncTimes are the daily fixed-time syncs.
-	SyncTimes []string `envconfig:"SYNC_TIMES" default:"02:00,14:00" desc:"Times of day (HH:MM UTC, comma-separated) at which every open order is synced; empty for none"`
+	SyncTimes []string `envconfig:"SYNC_TIMES" default:"02:00,14:00" desc:"Times of day (HH:MM UTC, comma-separated) at which every open order of a store is synced, within the budget, unless the store's supplier_sync_times setting names its own; empty for none"`
+	// OrdersAddr is the orders service, for each store's sync times.
+	OrdersAddr string `envconfig:"ORDERS_ADDR" desc:"gRPC address of the orders service, for each store's supplier_sync_times setting; empty: every store uses SYNC_TIMES"`
 	// PollInterval is the continuous poll's round.
-	PollInterval time.Duration `envconfig:"POLL_INTERVAL" default:"1m" desc:"Round of the continuous poll of open orders within the budget; 0 turns it off"`
-	// MinRepoll bounds how often one order is polled continuously.
-	MinRepoll time.Duration `envconfig:"MIN_REPOLL" default:"15m" desc:"The continuous poll does not poll an order again sooner than this"`
+	PollInterval time.Duration `envconfig:"POLL_INTERVAL" default:"10s" desc:"Round of the continuous poll: each round polls the orders due within the budget's pace; 0 turns it off"`
+	// MinInterval bounds how often one order is polled.
+	MinInterval time.Duration `envconfig:"MIN_INTERVAL" default:"10s" desc:"No order is polled again sooner than this, however much budget is left"`
+	// AwaitingCeiling is the longest a paid order waits between polls.
+	AwaitingCeiling time.Duration `envconfig:"AWAITING_CEILING" default:"12h" desc:"Longest a paid order waiting for tracking goes unpolled while the budget covers every order's ceiling (DSers' rhythm by default); stretched when it does not, see the README"`
+	// ShippedCeiling is the longest a shipped order waits between polls.
+	ShippedCeiling time.Duration `envconfig:"SHIPPED_CEILING" default:"120h" desc:"Longest a fully shipped order goes unpolled (for changed numbers, extra parcels, tracking progress) while the budget covers every ceiling"`
+	// ShipFrom and ShipTo are when sellers usually ship after payment.
+	ShipFrom time.Duration `envconfig:"SHIP_FROM" default:"12h" desc:"Start of the sellers' usual shipping window after payment: orders in the window get most of the budget"`
+	ShipTo   time.Duration `envconfig:"SHIP_TO" default:"168h" desc:"End of the sellers' usual shipping window after payment; later orders are polled less"`
+	// MaxBackoff caps the pause after AliExpress call-limit errors.
+	MaxBackoff time.Duration `envconfig:"MAX_BACKOFF" default:"1h" desc:"Longest pause of polling after AliExpress refuses calls over its limits (throttles double from 1m; a spent daily quota waits for midnight UTC), so a probe finds out when calls work again"`
 	// VisibleAfter is how long after placing an order it is first queried.
 	VisibleAfter time.Duration `envconfig:"VISIBLE_AFTER" default:"10s" desc:"Delay before a new AliExpress order is queried (AliExpress shows it after about 10 s)"`
 	// RateLimit bounds calls a second per API.
@@ -81,11 +98,25 @@ type AliExpress struct {
 	AckWait time.Duration `envconfig:"ACK_WAIT" default:"2m" desc:"How long JetStream waits for a placement's ack before redelivering it"`
 }
 
+// accountName is what an account may be called: it is part of KV keys.
+var accountName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Schedule is the poll schedule the configuration asks for.
+func (a AliExpress) Schedule() domain.ScheduleConfig {
+	s := domain.DefaultSchedule()
+	s.VisibleAfter, s.MinInterval = a.VisibleAfter, a.MinInterval
+	s.AwaitingCeiling, s.ShippedCeiling = a.AwaitingCeiling, a.ShippedCeiling
+	s.ShippedMinInterval = min(s.ShippedMinInterval, a.ShippedCeiling)
+	s.UnpaidCeiling = min(s.UnpaidCeiling, a.AwaitingCeiling)
+	s.ShipFrom, s.ShipTo = a.ShipFrom, a.ShipTo
+	return s
+}
+
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	a := c.AliExpress
 	var errs []error
-	if !a.Simulate {
+	if !a.Simulate && a.MoreAccounts == "" {
 		if a.AppKey == "" {
 			errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_APP_KEY: required"))
 		}
@@ -95,8 +126,15 @@ func (c Config) Validate() error {
 		if a.AccessToken == "" {
 			errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_ACCESS_TOKEN: required"))
 		}
+	}
+	if !a.Simulate {
 		if u, err := url.Parse(a.GatewayURL); err != nil || u.Scheme == "" || u.Host == "" {
 			errs = append(errs, fmt.Errorf("DROPSYNC_ALIEXPRESS_GATEWAY_URL: %q is not an absolute URL", a.GatewayURL))
+		}
+		if a.MoreAccounts != "" {
+			if _, err := a.osAccounts(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if a.DailyBudget < 1 {
@@ -105,8 +143,17 @@ func (c Config) Validate() error {
 	if a.ManualSyncsPerDay < 0 {
 		errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_MANUAL_SYNCS_PER_DAY: must not be negative"))
 	}
-	if a.ManualSyncInterval < 0 || a.PollInterval < 0 || a.MinRepoll < 0 || a.VisibleAfter < 0 {
+	if a.ManualSyncInterval < 0 || a.PollInterval < 0 || a.VisibleAfter < 0 || a.MaxBackoff < 0 {
 		errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_*: durations must not be negative"))
+	}
+	if a.MinInterval <= 0 || a.AwaitingCeiling < a.MinInterval || a.ShippedCeiling < a.MinInterval {
+		errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_MIN_INTERVAL must be positive and no longer than _AWAITING_CEILING and _SHIPPED_CEILING"))
+	}
+	if a.ShipFrom < 0 || a.ShipTo < a.ShipFrom {
+		errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_SHIP_FROM must not be negative nor after _SHIP_TO"))
+	}
+	if !accountName.MatchString(a.Account) {
+		errs = append(errs, fmt.Errorf("DROPSYNC_ALIEXPRESS_ACCOUNT: %q: want letters, digits, '-' and '_'", a.Account))
 	}
 	if _, err := domain.ParseSyncTimes(a.SyncTimes); err != nil {
 		errs = append(errs, fmt.Errorf("DROPSYNC_ALIEXPRESS_SYNC_TIMES: %w", err))

@@ -16,6 +16,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
+	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/natsconn"
@@ -54,7 +55,10 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	return RunOn(ctx, cfg, conn.JS, lis, log)
 }
 
-// RunOn is Run on an open JetStream connection.
+// RunOn is Run on a JetStream connection, connected or not yet. gRPC is
+// served at once; the health service says NOT_SERVING until the streams,
+// the store and the budget exist and the placement consumer runs, then
+// SERVING.
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger, opts ...Option) error {
 	o := options{now: time.Now}
 	for _, opt := range opts {
@@ -65,59 +69,140 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	if err != nil {
 		return err
 	}
-	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
-		return err
-	}
-	store, err := app.OpenStore(ctx, js, cfg.Replicas)
-	if err != nil {
-		return err
-	}
+	// gRPC is served at once: health says NOT_SERVING, and calls answer
+	// UNAVAILABLE, until the set-up is done and the placement consumer
+	// runs. NATS need not be up yet: the streams and the store are made
+	// once it answers (retried until then).
+	srv := grpcserver.New(log)
+	pending := newPendingSync()
+	aliexpressv1.RegisterSupplierSyncServiceServer(srv.Server, pending)
+	setServing(srv, healthpb.HealthCheckResponse_NOT_SERVING)
 	g, ctx := errgroup.WithContext(ctx)
-	if a.Simulate {
-		if a, err = startSimulator(ctx, g, a, log); err != nil {
+	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	// The rest runs inside the group, so that a failure of the set-up
+	// stops the server too.
+	g.Go(func() error {
+		var store *app.Store
+		err := natsconn.Await(ctx, log, "aliexpress connector set-up (streams, store)", func(ctx context.Context) error {
+			if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+				return err
+			}
+			var err error
+			store, err = app.OpenStore(ctx, js, cfg.Replicas)
+			return err
+		})
+		if err != nil {
+			return nil // stopped before NATS came up: not a failure
+		}
+		if a.Simulate {
+			if a, err = startSimulator(ctx, g, a, log); err != nil {
+				return err
+			}
+		}
+		specs, err := a.osAccounts()
+		if err != nil {
 			return err
 		}
-	}
+		settings, err := peers.Dial(ctx, peers.Config{OrdersAddr: a.OrdersAddr}, log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = settings.Close() }()
+		pub := bus.NewPublisher(js, bus.PublisherConfig{})
+		accounts := make(app.Accounts, 0, len(specs))
+		for _, spec := range specs {
+			acc, err := openAccount(ctx, spec, a, store, pub, o.now, log, app.SyncConfig{
+				Schedule: a.Schedule(), PollInterval: a.PollInterval, SyncTimes: times, StoreSyncTimes: storeSyncTimes(settings.Settings, log),
+				SweepShare: 0.5, MaxBackoff: a.MaxBackoff,
+				Quota: domain.QuotaRule{Daily: a.ManualSyncsPerDay, Interval: a.ManualSyncInterval},
+			})
+			if err != nil {
+				return err
+			}
+			accounts = append(accounts, acc)
+		}
+		for _, acc := range accounts {
+			acc.Syncer.Own(accounts.Owns(acc.Name))
+			g.Go(func() error { return publishHealth(ctx, acc.Health, pub, acc.Name, log) })
+			g.Go(func() error { return acc.Syncer.RunBudget(ctx) })
+			g.Go(func() error { return acc.Syncer.RunContinuous(ctx) })
+		}
 
-	health := app.NewHealth(o.now, log)
-	budget := app.NewBudget(a.DailyBudget, o.now)
+		pending.open(ports.NewSyncService(accounts, o.now, log))
+		g.Go(func() error {
+			return ports.ConsumePlacements(ctx, js, bus.ConsumerConfig{
+				Concurrency: a.Concurrency, MaxDeliver: a.MaxDeliver, AckWait: a.AckWait,
+				HandlerTimeout: a.AckWait, Logger: log,
+				Started: func() {
+					setServing(srv, healthpb.HealthCheckResponse_SERVING)
+					log.InfoContext(ctx, "aliexpress connector ready", "grpc", lis.Addr().String(), "open_orders", len(store.Open()),
+						"gateway", a.GatewayURL, "accounts", len(accounts))
+				},
+			}, accounts.Place)
+		})
+		return nil
+	})
+	return g.Wait()
+}
+
+// openAccount builds one account's parts: its client (credentials, token
+// refresh, the per-API rate limit of its app key), budget, health, placer
+// and syncer.
+func openAccount(ctx context.Context, spec Account, a AliExpress, store *app.Store, pub *bus.Publisher, now func() time.Time,
+	log *slog.Logger, sc app.SyncConfig) (*app.Account, error) {
+	log = log.With("account", spec.Name)
+	var budget *app.Budget
+	err := natsconn.Await(ctx, log, "aliexpress account budget", func(ctx context.Context) error {
+		var err error
+		budget, err = app.OpenBudget(ctx, store, spec.Name, spec.DailyBudget, now, log)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	health := app.NewHealth(now, log)
 	api := aeapi.New(aeapi.Config{
-		BaseURL: a.GatewayURL, AppKey: a.AppKey, AppSecret: string(a.AppSecret),
-		AccessToken: string(a.AccessToken), RefreshToken: string(a.RefreshToken), Now: o.now,
+		BaseURL: a.GatewayURL, AppKey: spec.AppKey, AppSecret: string(spec.AppSecret),
+		AccessToken: string(spec.AccessToken), RefreshToken: string(spec.RefreshToken), Now: now,
 		HTTP: client.New(client.Config{
 			Limit:          client.PerSecond(a.RateLimit, max(1, a.RateLimit)),
 			MaxAttempts:    a.MaxAttempts,
 			AttemptTimeout: a.CallTimeout,
 			Logger:         log,
 		}),
-		OnCalls: budget.Add,
-		OnAuth:  health.Observe,
+		OnCalls:  budget.Add,
+		OnHealth: health.Observe,
 	})
-	pub := bus.NewPublisher(js, bus.PublisherConfig{})
-	placer := app.NewPlacer(api, store, pub, o.now, a.MaxDeliver, log)
-	syncer := app.NewSyncer(api, store, pub, budget, o.now, app.SyncConfig{
-		VisibleAfter: a.VisibleAfter, MinRepoll: a.MinRepoll, PollInterval: a.PollInterval, SyncTimes: times,
-		Quota: domain.QuotaRule{Daily: a.ManualSyncsPerDay, Interval: a.ManualSyncInterval},
-	}, log)
+	return &app.Account{
+		Name: spec.Name, Default: spec.Default, Stores: spec.Stores, Health: health,
+		Placer: app.NewPlacer(api, store, pub, now, a.MaxDeliver, log).ForAccount(spec.Name),
+		Syncer: app.NewSyncer(api, store, pub, budget, now, sc, log),
+	}, nil
+}
 
-	srv := grpcserver.New(log)
-	aliexpressv1.RegisterSupplierSyncServiceServer(srv.Server, ports.NewSyncService(syncer, health, o.now, log))
-	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	srv.Health.SetServingStatus(aliexpressv1.SupplierSyncService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+// setServing sets the health of the server and of SupplierSyncService.
+func setServing(srv *grpcserver.Server, st healthpb.HealthCheckResponse_ServingStatus) {
+	srv.Health.SetServingStatus("", st)
+	srv.Health.SetServingStatus(aliexpressv1.SupplierSyncService_ServiceDesc.ServiceName, st)
+}
 
-	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
-	g.Go(func() error {
-		return ports.ConsumePlacements(ctx, js, bus.ConsumerConfig{
-			Concurrency: a.Concurrency, MaxDeliver: a.MaxDeliver, AckWait: a.AckWait,
-			HandlerTimeout: a.AckWait, Logger: log,
-		}, placer.Handle)
-	})
-	g.Go(func() error { return publishHealth(ctx, health, pub, a.AppKey, log) })
-	g.Go(func() error { return syncer.RunContinuous(ctx) })
-	g.Go(func() error { return syncer.RunSchedule(ctx) })
-	log.InfoContext(ctx, "aliexpress connector ready", "grpc", lis.Addr().String(), "open_orders", len(store.Open()),
-		"gateway", a.GatewayURL, "daily_budget", a.DailyBudget)
-	return g.Wait()
+// storeSyncTimes gives a store's supplier_sync_times setting; a store
+// without one, or whose settings cannot be read now, uses the default.
+func storeSyncTimes(settings peers.Settings, log *slog.Logger) func(context.Context, string) ([]time.Duration, bool) {
+	return func(ctx context.Context, store string) ([]time.Duration, bool) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		st, err := settings.StoreSettings(ctx, store)
+		if err != nil || len(st.GetSupplierSyncTimes()) == 0 {
+			return nil, false
+		}
+		times, err := domain.ParseSyncTimes(st.GetSupplierSyncTimes())
+		if err != nil {
+			log.WarnContext(ctx, "store supplier_sync_times unusable; the default schedule applies", "store", store, "err", err)
+			return nil, false
+		}
+		return times, true
+	}
 }
 
 // startSimulator runs an in-process AliExpress simulator with a demo

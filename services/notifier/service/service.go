@@ -34,37 +34,49 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	return RunOn(ctx, cfg, conn.JS, lis, log)
 }
 
-// RunOn is Run on an open JetStream connection. The health service says
-// SERVING once the streams and the ledger bucket exist; the orders service
-// need not be up (calls that need it answer UNAVAILABLE until it is).
+// RunOn is Run on a JetStream connection, connected or not yet. gRPC is
+// served at once; the health service says NOT_SERVING until the streams
+// and the ledger bucket exist (retried while NATS is unreachable), then
+// SERVING. Calls made before the ledger is open answer UNAVAILABLE; the
+// orders service need not be up (calls that need it answer UNAVAILABLE
+// until it is).
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
-	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
-		return err
-	}
-	led, err := ledger.Open(ctx, js, ledger.Config{Bucket: cfg.Notifier.LedgerBucket, Replicas: cfg.ledgerReplicas()}, log)
-	if err != nil {
-		return err
-	}
 	orders, err := ordersclient.Dial(ordersclient.Config{Addr: cfg.Notifier.OrdersAddr, Timeout: cfg.Notifier.OrdersTimeout})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = orders.Close() }()
 
+	led := newPendingLedger()
 	application := app.New(led, orders, bus.NewPublisher(js, bus.PublisherConfig{}), app.Config{}, log)
 	srv := grpcserver.New(log)
 	notifierv1.RegisterShippingConfirmationServiceServer(srv.Server, ports.NewConfirmationService(application, log))
-	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	srv.Health.SetServingStatus(notifierv1.ShippingConfirmationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	srv.Health.SetServingStatus(notifierv1.ShippingConfirmationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
 	g.Go(func() error {
+		err := natsconn.Await(ctx, log, "notifier set-up (streams, ledger)", func(ctx context.Context) error {
+			if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+				return err
+			}
+			l, err := ledger.Open(ctx, js, ledger.Config{Bucket: cfg.Notifier.LedgerBucket, Replicas: cfg.ledgerReplicas()}, log)
+			if err == nil {
+				led.open(l)
+			}
+			return err
+		})
+		if err != nil {
+			return nil //nolint:nilerr // Await fails only when ctx ended: stopped before NATS came up, not a failure
+		}
+		srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		srv.Health.SetServingStatus(notifierv1.ShippingConfirmationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+		log.InfoContext(ctx, "notifier ready", "grpc", lis.Addr().String(), "ledger", cfg.Notifier.LedgerBucket)
 		if err := application.Republish(ctx, cfg.Notifier.RepublishInterval); err != nil && ctx.Err() == nil {
 			return err
 		}
 		return nil // stopping
 	})
-	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
-	log.InfoContext(ctx, "notifier ready", "grpc", lis.Addr().String(), "ledger", cfg.Notifier.LedgerBucket)
 	return g.Wait()
 }

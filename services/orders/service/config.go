@@ -34,6 +34,8 @@ type Orders struct {
 	CacheSize int `envconfig:"CACHE_SIZE" default:"50000" desc:"Orders kept folded in memory (a cached order is checked against the event store's revision before use)"`
 	// NoTrackingAfter flags orders paid at the supplier without tracking.
 	NoTrackingAfter time.Duration `envconfig:"NO_TRACKING_AFTER" default:"168h" desc:"An order whose supplier order was paid this long ago with no tracking is flagged for attention (DSers: 7 days)"`
+	// TrackingStaleAfter flags shipments whose tracking stopped moving.
+	TrackingStaleAfter time.Duration `envconfig:"TRACKING_STALE_AFTER" default:"48h" desc:"A shipment not delivered whose tracking has not moved (no newer checkpoint, not created or renumbered) for this long is flagged for attention (DSers: 48 hours)"`
 	// AttentionInterval paces the attention pass.
 	AttentionInterval time.Duration `envconfig:"ATTENTION_INTERVAL" default:"1h" desc:"How often open orders are checked for attention (ListOrders attention_only lists the flagged ones); 0 turns it off"`
 	// AckWait is how long JetStream waits for a fact's ack.
@@ -57,6 +59,9 @@ func (c Config) Validate() error {
 	}
 	if c.Orders.NoTrackingAfter <= 0 || c.Orders.AttentionInterval < 0 {
 		errs = append(errs, errors.New("DROPSYNC_ORDERS_NO_TRACKING_AFTER: must be positive; DROPSYNC_ORDERS_ATTENTION_INTERVAL: not negative"))
+	}
+	if c.Orders.TrackingStaleAfter <= 0 {
+		errs = append(errs, errors.New("DROPSYNC_ORDERS_TRACKING_STALE_AFTER: must be positive"))
 	}
 	if c.Orders.AckWait < time.Second {
 		errs = append(errs, errors.New("DROPSYNC_ORDERS_ACK_WAIT: must be at least 1s"))

@@ -19,6 +19,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/eventstore/backend"
 	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/orders/internal/app"
 	"github.com/dropsync/dropsync/services/orders/internal/ports"
 	"github.com/dropsync/dropsync/services/orders/internal/readmodel"
@@ -33,8 +34,8 @@ const Name = "orders"
 const RelayCheckpoint = "orders-relay"
 
 // Run runs the service until ctx ends or a part of it fails, serving gRPC
-// on lis. The health service says SERVING once the read model has replayed
-// the event store.
+// on lis. NATS need not be up: the service starts, health says
+// NOT_SERVING, and it goes on once NATS answers.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
 	conn, err := natsconn.Open(ctx, cfg.NATS, Name, log)
 	if err != nil {
@@ -44,43 +45,79 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	return RunOn(ctx, cfg, conn.JS, lis, log)
 }
 
-// RunOn is Run on an open JetStream connection.
+// RunOn is Run on a JetStream connection, connected or not yet. gRPC is
+// served at once; the health service says NOT_SERVING until the streams,
+// the event store and the relay's checkpoint bucket are there (retried
+// while NATS or the event store is unreachable) and the read model has
+// replayed the event store, then SERVING. OrderService calls made before
+// the event store is open answer UNAVAILABLE.
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
-	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
-		return err
-	}
-	store, err := backend.Open(ctx, cfg.EventStore, js, cfg.Replicas, log)
-	if err != nil {
-		return fmt.Errorf("event store: %w", err)
-	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Warn("close event store", "err", err)
-		}
-	}()
-	checkpoints, err := relay.NewKVCheckpoints(ctx, js, cfg.Replicas, RelayCheckpoint)
-	if err != nil {
-		return err
-	}
-
+	store := newPendingStore()
 	view := readmodel.New()
 	application := app.New(store, view, app.Config{
 		MaxAttempts: cfg.Orders.MaxAttempts,
 		CacheSize:   cfg.Orders.CacheSize,
 	}, log)
-	rel := relay.New(store, bus.NewPublisher(js, bus.PublisherConfig{}), checkpoints, relay.Config{}, log)
 	srv := grpcserver.New(log)
 	ordersv1.RegisterOrderServiceServer(srv.Server, ports.NewOrderService(application, view, log))
 	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	srv.Health.SetServingStatus(ordersv1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return view.Run(ctx, store, log) })
-	g.Go(func() error { return application.FollowStores(ctx, eventstore.Start) })
-	g.Go(func() error { return rel.Run(ctx) })
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	g.Go(func() error {
+		var opened eventstore.Store
+		var checkpoints *relay.KVCheckpoints
+		err := natsconn.Await(ctx, log, "orders service set-up (streams, event store, relay checkpoint)", func(ctx context.Context) error {
+			if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+				return err
+			}
+			if opened == nil {
+				s, err := backend.Open(ctx, cfg.EventStore, js, cfg.Replicas, log)
+				if err != nil {
+					return fmt.Errorf("event store: %w", err)
+				}
+				opened = s
+			}
+			cp, err := relay.NewKVCheckpoints(ctx, js, cfg.Replicas, RelayCheckpoint)
+			checkpoints = cp
+			return err
+		})
+		if err != nil {
+			if opened != nil {
+				_ = opened.Close() // stopped before it was used: nothing to report
+			}
+			return nil // stopped before NATS came up: not a failure
+		}
+		store.open(opened)
+		defer func() {
+			if err := opened.Close(); err != nil {
+				log.Warn("close event store", "err", err)
+			}
+		}()
+		return runParts(ctx, cfg, js, opened, checkpoints, application, view, srv, lis, log)
+	})
+	return g.Wait()
+}
+
+// runParts runs what follows the event store and the bus, once they are
+// there, and says SERVING once the read model is current.
+func runParts(ctx context.Context, cfg Config, js jetstream.JetStream, store eventstore.Store, checkpoints *relay.KVCheckpoints,
+	application *app.App, view *readmodel.Model, srv *grpcserver.Server, lis net.Listener, log *slog.Logger) error {
+	rel := relay.New(store, bus.NewPublisher(js, bus.PublisherConfig{}), checkpoints, relay.Config{}, log)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return natsconn.Keep(ctx, log, "read model", func(ctx context.Context) error { return view.Run(ctx, store, log) })
+	})
+	g.Go(func() error {
+		return natsconn.Keep(ctx, log, "store settings follower", func(ctx context.Context) error {
+			return application.FollowStores(ctx, eventstore.Start)
+		})
+	})
+	g.Go(func() error { return rel.Run(ctx) })
 	if every := cfg.Orders.AttentionInterval; every > 0 {
-		g.Go(func() error { return watchAttention(ctx, application, view, every, cfg.Orders.NoTrackingAfter, log) })
+		p := order.AttentionPolicy{NoTrackingAfter: cfg.Orders.NoTrackingAfter, TrackingStaleAfter: cfg.Orders.TrackingStaleAfter}
+		g.Go(func() error { return watchAttention(ctx, application, view, every, p, log) })
 	}
 	g.Go(func() error {
 		select {
@@ -103,9 +140,11 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	return g.Wait()
 }
 
-// watchAttention checks every open order that has paid supplier orders for
-// the merchant's attention, every interval, once the read model is current.
-func watchAttention(ctx context.Context, a *app.App, view *readmodel.Model, every, noTrackingAfter time.Duration, log *slog.Logger) error {
+// watchAttention checks for the merchant's attention, every interval once
+// the read model is current, every open order that may have paid supplier
+// orders and every order with a parcel not delivered yet (its tracking may
+// go stale, whatever the tab).
+func watchAttention(ctx context.Context, a *app.App, view *readmodel.Model, every time.Duration, p order.AttentionPolicy, log *slog.Logger) error {
 	select {
 	case <-view.CaughtUp():
 	case <-ctx.Done():
@@ -114,11 +153,21 @@ func watchAttention(ctx context.Context, a *app.App, view *readmodel.Model, ever
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		for _, id := range view.IDs(eventsv1.Tab_TAB_AWAITING_PAYMENT, eventsv1.Tab_TAB_AWAITING_SHIPMENT, eventsv1.Tab_TAB_AWAITING_FULFILLMENT) {
+		ids := view.IDs(eventsv1.Tab_TAB_AWAITING_PAYMENT, eventsv1.Tab_TAB_AWAITING_SHIPMENT, eventsv1.Tab_TAB_AWAITING_FULFILLMENT)
+		listed := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			listed[id] = true
+		}
+		for _, id := range view.InTransit() {
+			if !listed[id] {
+				ids = append(ids, id)
+			}
+		}
+		for _, id := range ids {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if err := a.CheckAttention(ctx, id, noTrackingAfter); err != nil && ctx.Err() == nil {
+			if err := a.CheckAttention(ctx, id, p); err != nil && ctx.Err() == nil {
 				log.WarnContext(ctx, "attention check", "order_id", id, "err", err)
 			}
 		}

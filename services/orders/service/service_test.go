@@ -659,6 +659,7 @@ func TestSupplierConnectionChangesAreRecorded(t *testing.T) {
 func TestAttentionFlagsPaidOrdersWithoutTracking(t *testing.T) {
 	h := newHarness(t, func(c *service.Config) {
 		c.Orders.AttentionInterval, c.Orders.NoTrackingAfter = 100*time.Millisecond, time.Hour
+		c.Orders.TrackingStaleAfter = 100 * 365 * 24 * time.Hour // the shipment below is weeks old
 	})
 	ctx := context.Background()
 	const id = "shopify:demo:5001"
@@ -709,6 +710,84 @@ func TestAttentionFlagsPaidOrdersWithoutTracking(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestAttentionFlagsStaleTracking: a shipment not delivered whose tracking
+// has not moved for DROPSYNC_ORDERS_TRACKING_STALE_AFTER is flagged, though
+// its order is Fulfilled; its delivery clears the flag for good.
+func TestAttentionFlagsStaleTracking(t *testing.T) {
+	h := newHarness(t, func(c *service.Config) {
+		c.Orders.AttentionInterval, c.Orders.TrackingStaleAfter = 100*time.Millisecond, 48*time.Hour
+	})
+	ctx := context.Background()
+	const id = "shopify:demo:5002"
+	h.publish(created(id, "5002"))
+	h.publish(paid(id, "5002"))
+	h.waitTab(id, eventsv1.Tab_TAB_AWAITING_ORDER)
+	h.mapVariants("shopify:demo")
+	if r, err := h.client.PlaceOrders(ctx, &ordersv1.PlaceOrdersRequest{RequestId: "p", OrderIds: []string{id}}); err != nil || !r.GetResults()[0].GetAccepted() {
+		t.Fatalf("place: %v %v", r, err)
+	}
+	lines := []*eventsv1.LineQuantity{{LineItemId: "li-1", Quantity: 2}, {LineItemId: "li-2", Quantity: 1}}
+	h.publish(fact(id, "placed", t0.Add(2*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierOrderPlaced{SupplierOrderPlaced: &eventsv1.SupplierOrderPlaced{
+			RequestId: "p", Orders: []*eventsv1.SupplierOrder{{SupplierOrderId: "8200002", Lines: lines}},
+		}}
+	}))
+	// Shipped, and pushed to the store, days before the test runs.
+	h.publish(fact(id, "shipped", t0.Add(4*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierShipmentCreated{SupplierShipmentCreated: &eventsv1.SupplierShipmentCreated{
+			SupplierOrderId: "8200002", ShipmentId: "shp-7", Tracking: &eventsv1.Tracking{Number: "LP7", Carrier: "CAINIAO_STANDARD"}, Lines: lines,
+		}}
+	}))
+	h.waitTab(id, eventsv1.Tab_TAB_AWAITING_FULFILLMENT) // store and supplier facts travel on separate streams
+	h.publish(fact(id, "pushed", t0.Add(5*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_FulfillmentPushed{FulfillmentPushed: &eventsv1.FulfillmentPushed{ShipmentId: "shp-7", StoreFulfillmentId: "F7"}}
+	}))
+	h.waitTab(id, eventsv1.Tab_TAB_FULFILLED)
+	listed := func() ([]*ordersv1.Order, error) {
+		l, err := h.client.ListOrders(ctx, &ordersv1.ListOrdersRequest{AttentionOnly: true})
+		return l.GetOrders(), err
+	}
+	h.eventually("flagged stale and listed", func() error {
+		l, err := listed()
+		if err != nil {
+			return err
+		}
+		if len(l) != 1 || l[0].GetOrderId() != id || l[0].GetAttention()[0].GetKind() != eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE {
+			return fmt.Errorf("listed %v", l)
+		}
+		return nil
+	})
+	h.publish(fact(id, "delivered", t0.Add(6*time.Minute), func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_SupplierTrackingProgressed{SupplierTrackingProgressed: &eventsv1.SupplierTrackingProgressed{
+			ShipmentId: "shp-7", TrackingNumber: "LP7", Delivered: true,
+			Latest: &eventsv1.TrackingCheckpoint{Name: "Delivered", OccurredAt: timestamppb.New(t0.Add(6 * time.Minute))},
+		}}
+	}))
+	h.eventually("delivered", func() error {
+		if s := h.get(id).GetShipments(); len(s) != 1 || !s[0].GetDelivered() {
+			return fmt.Errorf("shipments %v", s)
+		}
+		return nil
+	})
+	h.eventually("unlisted once delivered", func() error {
+		l, err := listed()
+		if err != nil {
+			return err
+		}
+		if len(l) != 0 {
+			return fmt.Errorf("listed %v", l)
+		}
+		return nil
+	})
+	// Passes go on; a delivered shipment is never flagged again.
+	for range 5 {
+		time.Sleep(100 * time.Millisecond)
+		if l, err := listed(); err != nil || len(l) != 0 {
+			t.Fatalf("listed after delivery: %v %v", l, err)
+		}
+	}
 }
 
 func (h *harness) get(id string) *ordersv1.Order {

@@ -27,7 +27,7 @@ type Config struct {
 // Shopify tunes the connector.
 type Shopify struct {
 	// Addr is where webhooks are received.
-	Addr string `envconfig:"ADDR" default:"127.0.0.1:8081" desc:"Listen address of the webhook endpoint (POST /webhooks/shopify), /healthz and /statsz"`
+	Addr string `envconfig:"ADDR" default:"127.0.0.1:8081" desc:"Listen address of the webhook endpoint (POST /webhooks/shopify), /livez, /readyz (also /healthz) and /statsz"`
 	// Stores lists the stores served.
 	Stores string `envconfig:"STORES" desc:"Stores served, slug=shop-domain pairs separated by commas (demo=demo.myshopify.com). Each store's credentials come from DROPSYNC_SHOPIFY_STORE_<SLUG>_ACCESS_TOKEN and _WEBHOOK_SECRET (and _WEBHOOK_SECRET_PREVIOUS during a rotation; <SLUG> upper case, '-' as '_'), or from SECRETS_DIR; never logged"`
 	// SecretsDir is where Kubernetes Secrets are mounted.
@@ -40,6 +40,8 @@ type Shopify struct {
 	APIAttemptTimeout time.Duration `envconfig:"API_ATTEMPT_TIMEOUT" default:"10s" desc:"Time one Admin API attempt may take"`
 	// APIMaxAttempts bounds the attempts at one API call.
 	APIMaxAttempts int `envconfig:"API_MAX_ATTEMPTS" default:"4" desc:"Attempts at one Admin API call (429, THROTTLED, 5xx and timeouts are retried with backoff and jitter)"`
+	// APIMaxPause caps every wait Shopify asks for.
+	APIMaxPause time.Duration `envconfig:"API_MAX_PAUSE" default:"5m" desc:"Longest wait Shopify may impose on a store's calls (Retry-After, THROTTLED restore time); a longer ask is cut to this, with a warning"`
 	// MaxBodyBytes bounds a webhook body.
 	MaxBodyBytes int64 `envconfig:"WEBHOOK_MAX_BODY_BYTES" default:"2097152" desc:"Largest webhook body accepted (413 above)"`
 	// DedupeTTL is how long a webhook delivery is remembered.
@@ -53,7 +55,7 @@ type Shopify struct {
 	// CommandConcurrency is how many orders' commands run at once.
 	CommandConcurrency int `envconfig:"COMMAND_CONCURRENCY" default:"8" desc:"Orders whose commands run at once (one order's commands always run in order)"`
 	// CommandMaxDeliver bounds attempts at one command.
-	CommandMaxDeliver int `envconfig:"COMMAND_MAX_DELIVER" default:"8" desc:"Deliveries of one command before it is dead-lettered (and reported as FulfillmentFailed)"`
+	CommandMaxDeliver int `envconfig:"COMMAND_MAX_DELIVER" default:"8" desc:"Deliveries of one command; on the last, a transient failure (Shopify, the orders service or the notifier unreachable) is published as FulfillmentFailed (retryable)"`
 	// CommandAckWait is how long JetStream waits for a command's ack.
 	CommandAckWait time.Duration `envconfig:"COMMAND_ACK_WAIT" default:"30s" desc:"How long JetStream waits for a command's ack before redelivering it"`
 	// ShutdownGrace bounds shutdown.
@@ -83,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if s.APIAttemptTimeout <= 0 || s.APIMaxAttempts < 1 {
 		errs = append(errs, errors.New("DROPSYNC_SHOPIFY_API_ATTEMPT_TIMEOUT and _API_MAX_ATTEMPTS: must be positive"))
+	}
+	if s.APIMaxPause < 0 {
+		errs = append(errs, errors.New("DROPSYNC_SHOPIFY_API_MAX_PAUSE: must not be negative"))
 	}
 	if s.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("DROPSYNC_SHOPIFY_WEBHOOK_MAX_BODY_BYTES: at least 1024"))

@@ -50,12 +50,12 @@ type Stats struct {
 	Reconcile map[string]reconcile.Stats `json:"reconcile"`
 }
 
-// RunOn is Run on an open JetStream connection.
+// RunOn is Run on a JetStream connection, connected or not yet. HTTP is
+// served at once: GET /livez answers 200; GET /readyz (and /healthz)
+// answers 503, as does every webhook (Shopify retries it), until the
+// streams and buckets exist and the command consumer runs, then 200.
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
 		return err
 	}
 	reg, err := stores.New(cfg.Stores)
@@ -64,13 +64,36 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	}
 	sc := cfg.Shopify
 	pub := bus.NewPublisher(js, bus.PublisherConfig{})
-	dedupe, err := webhook.NewKVDedupe(ctx, js, webhook.KVDedupeConfig{TTL: sc.DedupeTTL, Replicas: cfg.Replicas})
-	if err != nil {
+	// HTTP is served at once: liveness, and readiness (503, as is every
+	// webhook) until the set-up is done and the command consumer runs.
+	probes := webhook.NewProbes()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, lis, probes, sc.ShutdownGrace) })
+	g.Go(func() error { return run(ctx, cfg, js, pub, reg, probes, log) })
+	return g.Wait()
+}
+
+// run sets the connector up once NATS answers and runs it, making probes
+// ready once its command consumer runs.
+func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publisher, reg *stores.Registry, probes *webhook.Probes, log *slog.Logger) error {
+	sc := cfg.Shopify
+	// NATS need not be up yet: the streams and buckets are made once it
+	// answers.
+	var dedupe *webhook.KVDedupe
+	var checkpoints *reconcile.KVCheckpoints
+	err := natsconn.Await(ctx, log, "shopify connector set-up (streams, buckets)", func(ctx context.Context) error {
+		if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+			return err
+		}
+		var err error
+		if dedupe, err = webhook.NewKVDedupe(ctx, js, webhook.KVDedupeConfig{TTL: sc.DedupeTTL, Replicas: cfg.Replicas}); err != nil {
+			return err
+		}
+		checkpoints, err = reconcile.NewKVCheckpoints(ctx, js, "", cfg.Replicas)
 		return err
-	}
-	checkpoints, err := reconcile.NewKVCheckpoints(ctx, js, "", cfg.Replicas)
+	})
 	if err != nil {
-		return err
+		return nil // stopped before NATS came up: not a failure
 	}
 	api := admin.New(admin.Config{
 		BaseURL: sc.APIBaseURL,
@@ -78,6 +101,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		HTTP: admin.NewHTTP(client.Config{
 			AttemptTimeout: sc.APIAttemptTimeout,
 			MaxAttempts:    sc.APIMaxAttempts,
+			MaxPause:       sc.APIMaxPause,
 			Logger:         log,
 		}),
 	})
@@ -131,7 +155,6 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, hook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /statsz", func(w http.ResponseWriter, _ *http.Request) {
 		st := Stats{Webhooks: hook.Stats(), Reconcile: map[string]reconcile.Stats{}}
 		for slug, r := range reconcilers {
@@ -142,7 +165,6 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	})
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return webhook.Serve(ctx, lis, mux, sc.ShutdownGrace) })
 	g.Go(func() error {
 		return bus.Consume(ctx, js, bus.ConsumerConfig{
 			Stream:          bus.StreamOrder,
@@ -153,11 +175,14 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 			AckWait:         sc.CommandAckWait,
 			ShutdownTimeout: sc.ShutdownGrace,
 			Logger:          log,
+			Started: func() {
+				probes.Ready(mux)
+				log.InfoContext(ctx, "shopify connector ready", "stores", len(cfg.Stores))
+			},
 		}, commands.Handle)
 	})
 	for _, r := range reconcilers {
 		g.Go(func() error { return r.Run(ctx) })
 	}
-	log.InfoContext(ctx, "shopify connector ready", "addr", lis.Addr().String(), "stores", len(cfg.Stores))
 	return g.Wait()
 }

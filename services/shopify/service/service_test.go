@@ -163,13 +163,16 @@ func (h *harness) start() {
 		}
 	}
 	t.Cleanup(h.stop)
-	h.eventually("connector serving", func() error {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+h.addr+"/healthz", nil)
+	h.eventually("connector ready", func() error {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+h.addr+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readiness %d", resp.StatusCode)
+		}
 		return nil
 	})
 }

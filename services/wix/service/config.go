@@ -51,6 +51,8 @@ type Wix struct {
 	CallTimeout time.Duration `envconfig:"CALL_TIMEOUT" default:"10s" desc:"Timeout of one Wix HTTP attempt"`
 	// MaxAttempts bounds the attempts at one call.
 	MaxAttempts int `envconfig:"MAX_ATTEMPTS" default:"4" desc:"Attempts at one Wix call (5xx, timeouts and 429 are retried with backoff and jitter)"`
+	// MaxPause caps every wait Wix asks for.
+	MaxPause time.Duration `envconfig:"MAX_PAUSE" default:"5m" desc:"Longest wait Wix may impose on an app instance's calls (429 Retry-After, the rate limit's refill); a longer ask is cut to this, with a warning"`
 	// CallBackoff is the first retry's backoff ceiling.
 	CallBackoff time.Duration `envconfig:"CALL_BACKOFF" default:"200ms" desc:"Backoff ceiling before the first retry of a Wix call; it doubles each retry, up to 10s"`
 	// NotifierAddr is the notifier's gRPC address.
@@ -209,6 +211,9 @@ func (c Config) Validate() error {
 	}
 	if w.CallTimeout <= 0 || w.MaxAttempts < 1 || w.CallBackoff <= 0 || w.NotifierTimeout <= 0 || w.WebhookTimeout <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_WIX_CALL_TIMEOUT, _MAX_ATTEMPTS, _CALL_BACKOFF, _NOTIFIER_TIMEOUT and _WEBHOOK_TIMEOUT must be positive"))
+	}
+	if w.MaxPause < 0 {
+		errs = append(errs, errors.New("DROPSYNC_WIX_MAX_PAUSE: must not be negative"))
 	}
 	if w.NotifierAddr == "" {
 		errs = append(errs, errors.New("DROPSYNC_WIX_NOTIFIER_ADDR: required"))

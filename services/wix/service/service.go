@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/rsa"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,7 +36,11 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	return RunOn(ctx, cfg, conn.JS, lis, log)
 }
 
-// RunOn is Run on an open JetStream connection.
+// RunOn is Run on a JetStream connection, connected or not yet. HTTP is
+// served at once: GET /livez answers 200; GET /readyz (and /healthz)
+// answers 503, as does every webhook (Wix retries it), until the streams
+// and buckets exist, the carrier mappings are read and the command
+// consumer runs, then 200.
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
 	w := cfg.Wix
 	list, err := cfg.StoreConfigs()
@@ -50,16 +55,36 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	if err != nil {
 		return err
 	}
-	if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+	// HTTP is served at once: liveness, and readiness (503, as is every
+	// webhook) until the set-up is done and the command consumer runs.
+	probes := webhook.NewProbes()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, lis, probes, w.ShutdownGrace) })
+	g.Go(func() error { return run(ctx, cfg, js, stores, key, probes, log) })
+	return g.Wait()
+}
+
+// run sets the connector up once NATS answers and runs it, making probes
+// ready once its command consumer runs.
+func run(ctx context.Context, cfg Config, js jetstream.JetStream, stores *app.Stores, key *rsa.PublicKey, probes *webhook.Probes, log *slog.Logger) error {
+	w := cfg.Wix
+	// NATS need not be up yet: the streams and buckets are made once it
+	// answers.
+	var dedupe *webhook.KVDedupe
+	var checkpoints *reconcile.KVCheckpoints
+	err := natsconn.Await(ctx, log, "wix connector set-up (streams, buckets)", func(ctx context.Context) error {
+		if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+			return err
+		}
+		var err error
+		if dedupe, err = webhook.NewKVDedupe(ctx, js, webhook.KVDedupeConfig{TTL: w.DedupeTTL, Replicas: cfg.Replicas}); err != nil {
+			return err
+		}
+		checkpoints, err = reconcile.NewKVCheckpoints(ctx, js, "", cfg.Replicas)
 		return err
-	}
-	dedupe, err := webhook.NewKVDedupe(ctx, js, webhook.KVDedupeConfig{TTL: w.DedupeTTL, Replicas: cfg.Replicas})
+	})
 	if err != nil {
-		return err
-	}
-	checkpoints, err := reconcile.NewKVCheckpoints(ctx, js, "", cfg.Replicas)
-	if err != nil {
-		return err
+		return nil // stopped before NATS came up: not a failure
 	}
 	// Store settings follow StoreSettingsChanged on the bus (FollowSettings),
 	// not the orders service: only the notifier is dialled.
@@ -76,6 +101,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		MaxAttempts:    w.MaxAttempts,
 		AttemptTimeout: w.CallTimeout,
 		BaseBackoff:    w.CallBackoff,
+		MaxPause:       w.MaxPause,
 		Logger:         log,
 	})
 	settings := app.NewSettings()
@@ -105,11 +131,13 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	}
 	mux := http.NewServeMux()
 	mux.Handle(w.WebhookPath, hook)
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) })
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return webhook.Serve(ctx, lis, mux, w.ShutdownGrace) })
-	g.Go(func() error { return ports.FollowSettings(ctx, js, settings, log) })
+	g.Go(func() error {
+		return natsconn.Keep(ctx, log, "wix settings follower", func(ctx context.Context) error {
+			return ports.FollowSettings(ctx, js, settings, log)
+		})
+	})
 	g.Go(func() error {
 		// Carrier mappings first: a command must not use the defaults
 		// for a store whose mapping is merely not read yet. Stopping
@@ -124,6 +152,10 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 			AckWait:         w.AckWait,
 			ShutdownTimeout: w.ShutdownGrace,
 			Logger:          log,
+			Started: func() {
+				probes.Ready(mux)
+				log.InfoContext(ctx, "wix connector ready", "stores", len(stores.All()))
+			},
 		}, commands)
 	})
 	if w.ReconcileInterval > 0 {
@@ -143,6 +175,5 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 			g.Go(func() error { return r.Run(ctx) })
 		}
 	}
-	log.InfoContext(ctx, "wix connector ready", "webhooks", lis.Addr().String(), "stores", len(stores.All()))
 	return g.Wait()
 }

@@ -81,6 +81,8 @@ type WooCommerce struct {
 	CallTimeout time.Duration `envconfig:"CALL_TIMEOUT" default:"15s" desc:"Timeout of one WooCommerce HTTP attempt"`
 	// MaxAttempts bounds the attempts at one call.
 	MaxAttempts int `envconfig:"MAX_ATTEMPTS" default:"4" desc:"Attempts at one WooCommerce call (5xx, timeouts and 429 are retried with backoff and jitter; adding tracking or notes only when the store certainly did not act)"`
+	// MaxPause caps every wait a store asks for.
+	MaxPause time.Duration `envconfig:"MAX_PAUSE" default:"5m" desc:"Longest wait a store may impose on its calls (429 Retry-After); a longer ask is cut to this, with a warning"`
 	// RateLimit bounds calls a second per store.
 	RateLimit float64 `envconfig:"RATE_LIMIT" default:"0" desc:"WooCommerce calls a second per store (0: none; WooCommerce has no limit of its own, 429 with Retry-After is always honoured)"`
 	// TrackingURLTemplate makes tracking links for unknown carriers.
@@ -88,7 +90,7 @@ type WooCommerce struct {
 	// Concurrency is how many commands run at once.
 	Concurrency int `envconfig:"CONCURRENCY" default:"4" desc:"Commands carried out at once (one at a time per order)"`
 	// MaxDeliver bounds deliveries of one command.
-	MaxDeliver int `envconfig:"MAX_DELIVER" default:"5" desc:"Deliveries of one command before a transient failure is published as FulfillmentFailed and dead-lettered"`
+	MaxDeliver int `envconfig:"MAX_DELIVER" default:"5" desc:"Deliveries of one command; on the last, a transient failure (the store, the orders service or the notifier unreachable) is published as FulfillmentFailed (retryable)"`
 	// AckWait is how long JetStream waits for a command's ack.
 	AckWait time.Duration `envconfig:"ACK_WAIT" default:"1m" desc:"How long JetStream waits for a command's ack before redelivering it"`
 	// CommandBackoff are the delays before redelivering a failed command.
@@ -134,6 +136,9 @@ func (c Config) Validate() error {
 	}
 	if w.ReconcileOverlap < 0 || w.ReconcileLookback <= 0 || w.DedupeTTL <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_WOOCOMMERCE_RECONCILE_OVERLAP must not be negative, _RECONCILE_LOOKBACK and _DEDUPE_TTL must be positive"))
+	}
+	if w.MaxPause < 0 {
+		errs = append(errs, errors.New("DROPSYNC_WOOCOMMERCE_MAX_PAUSE: must not be negative"))
 	}
 	if w.CallTimeout <= 0 || w.MaxAttempts < 1 || w.Concurrency < 1 || w.MaxDeliver < 1 || w.AckWait < time.Second || w.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_WOOCOMMERCE_CALL_TIMEOUT, _MAX_ATTEMPTS, _CONCURRENCY, _MAX_DELIVER and _SHUTDOWN_GRACE must be positive and _ACK_WAIT at least 1s"))

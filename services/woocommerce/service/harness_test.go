@@ -99,6 +99,11 @@ type opts struct {
 	settings  *eventsv1.StoreSettings
 	// callTimeout bounds one HTTP attempt; default 5s.
 	callTimeout time.Duration
+	// peers replaces the static settings and the fake notifier (a real
+	// client of a peer that is down, say).
+	peers *peers.Peers
+	// maxDeliver is the commands' MaxDeliver; default 8.
+	maxDeliver int
 }
 
 // harness is a WooCommerce store (the simulator over loopback HTTP), an
@@ -196,6 +201,12 @@ func newHarness(t testing.TB, o opts) *harness {
 		Settings:      peers.StaticSettings{Settings: settings},
 		Confirmations: &peers.Notifier{Client: notifierv1.NewShippingConfirmationServiceClient(cc)},
 	}
+	if o.peers != nil {
+		h.deps.Settings, h.deps.Confirmations = o.peers.Settings, o.peers.Confirmations
+	}
+	if o.maxDeliver > 0 {
+		h.cfg.WooCommerce.MaxDeliver = o.maxDeliver
+	}
 	if o.tls {
 		h.deps.HTTPClient = simSrv.Client()
 	}
@@ -247,6 +258,23 @@ func (h *harness) start() {
 	h.eventually(5*time.Second, "first reconciliation pass", func() bool {
 		return svc.Reconcilers["acme"].Stats().Passes+svc.Reconcilers["acme"].Stats().Failures >= 1
 	})
+	h.eventually(30*time.Second, "ready", func() bool {
+		return probe("http://"+lis.Addr().String()+"/readyz") == http.StatusOK
+	})
+}
+
+// probe is the status of GET url, 0 when it does not answer.
+func probe(url string) int {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 // restart stops the connector and starts a new one on the same JetStream:

@@ -41,9 +41,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	return RunOn(ctx, cfg, conn.JS, lis, log)
 }
 
-// RunOn is Run on an open JetStream connection, for the stores in
-// cfg.Stores (Load reads them); the orders service and the notifier are
-// dialled when their addresses are set.
+// RunOn is Run on a JetStream connection, connected or not yet, for the
+// stores in cfg.Stores (Load reads them); the orders service and the
+// notifier are dialled when their addresses are set. HTTP is served on lis
+// at once: GET /livez answers 200; GET /readyz (and /healthz) answers 503,
+// as does every webhook (WooCommerce retries it), until the streams and
+// buckets exist and the command consumer runs, then 200.
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
 	reg, err := stores.New(cfg.Stores)
 	if err != nil {
@@ -59,11 +62,22 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	}
 	defer func() { _ = peer.Close() }() // closing client connections at exit has nothing to report
 	deps.Settings, deps.Confirmations = peer.Settings, peer.Confirmations
-	s, err := New(ctx, cfg, deps)
-	if err != nil {
-		return err
-	}
-	return s.Run(ctx)
+	// HTTP is served at once: liveness, and readiness (503, as is every
+	// webhook) until New has set up and Run's command consumer runs.
+	probes := webhook.NewProbes()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, lis, probes, cfg.WooCommerce.ShutdownGrace) })
+	g.Go(func() error {
+		s, err := New(ctx, cfg, deps)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil //nolint:nilerr // stopped before NATS came up: not a failure
+			}
+			return err
+		}
+		return s.run(ctx, probes)
+	})
+	return g.Wait()
 }
 
 // Deps are what the connector is wired to.
@@ -108,14 +122,21 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := bus.EnsureStreams(ctx, deps.JS, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
-		return nil, err
-	}
-	dedupe, err := webhook.NewKVDedupe(ctx, deps.JS, webhook.KVDedupeConfig{TTL: w.DedupeTTL, Replicas: cfg.Replicas})
-	if err != nil {
-		return nil, err
-	}
-	checkpoints, err := reconcile.NewKVCheckpoints(ctx, deps.JS, "", cfg.Replicas)
+	// NATS need not be up yet: the streams and buckets are made once it
+	// answers (or ctx ends: then New returns ctx's error).
+	var dedupe *webhook.KVDedupe
+	var checkpoints *reconcile.KVCheckpoints
+	err := natsconn.Await(ctx, log, "woocommerce connector set-up (streams, buckets)", func(ctx context.Context) error {
+		if err := bus.EnsureStreams(ctx, deps.JS, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+			return err
+		}
+		var err error
+		if dedupe, err = webhook.NewKVDedupe(ctx, deps.JS, webhook.KVDedupeConfig{TTL: w.DedupeTTL, Replicas: cfg.Replicas}); err != nil {
+			return err
+		}
+		checkpoints, err = reconcile.NewKVCheckpoints(ctx, deps.JS, "", cfg.Replicas)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +148,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			HTTPClient:     deps.HTTPClient,
 			MaxAttempts:    w.MaxAttempts,
 			AttemptTimeout: w.CallTimeout,
+			MaxPause:       w.MaxPause,
 			Logger:         log,
 		}
 		if w.RateLimit > 0 {
@@ -179,28 +201,35 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// Handler is the connector's HTTP handler: POST WebhookPath takes
-// webhooks, GET /healthz answers 200.
+// Handler is the connector's HTTP handler once it is ready: POST
+// WebhookPath takes webhooks. The probes (GET /livez, /readyz, /healthz)
+// are served in front of it (webhook.Probes).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+s.cfg.WooCommerce.WebhookPath, s.Webhooks)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("ok\n"))
-	})
 	return mux
 }
 
-// Run serves webhooks, runs every store's reconciliation and the command
-// consumer until ctx ends or one of them fails.
+// Run serves webhooks and the probes on Deps.Listener, runs every store's
+// reconciliation and the command consumer until ctx ends or one of them
+// fails.
 func (s *Service) Run(ctx context.Context) error {
+	probes := webhook.NewProbes()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return webhook.Serve(ctx, s.deps.Listener, probes, s.cfg.WooCommerce.ShutdownGrace) })
+	g.Go(func() error { return s.run(ctx, probes) })
+	return g.Wait()
+}
+
+// run runs every store's reconciliation and the command consumer, making
+// probes ready (and so the webhooks served) once the consumer runs.
+func (s *Service) run(ctx context.Context, probes *webhook.Probes) error {
 	w := s.cfg.WooCommerce
 	log := s.deps.Log
 	if log == nil {
 		log = slog.Default()
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return webhook.Serve(ctx, s.deps.Listener, s.Handler(), w.ShutdownGrace) })
 	for _, rec := range s.Reconcilers {
 		g.Go(func() error { return rec.Run(ctx) })
 	}
@@ -214,9 +243,12 @@ func (s *Service) Run(ctx context.Context) error {
 			Backoff:        w.CommandBackoff,
 			Concurrency:    w.Concurrency,
 			Logger:         log,
+			Started: func() {
+				probes.Ready(s.Handler())
+				log.InfoContext(ctx, "woocommerce connector ready", "webhook_path", w.WebhookPath, "stores", len(s.APIs))
+			},
 		}, s.Commands.Handle)
 	})
-	log.InfoContext(ctx, "woocommerce connector running", "webhooks", s.deps.Listener.Addr().String()+w.WebhookPath, "stores", len(s.APIs))
 	return g.Wait()
 }
 

@@ -236,7 +236,9 @@ func (x *SyncQuota) GetResetsAt() *timestamppb.Timestamp {
 // GetSyncQuotaRequest names the store.
 type GetSyncQuotaRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "<platform>:<store>", or empty (or "*") for the whole account.
+	// "<platform>:<store>", or empty (or "*") for the whole connector; the
+	// budget is that of the store's AliExpress account (the default
+	// account's for the whole connector).
 	StoreId       string `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -332,13 +334,23 @@ func (x *GetSyncQuotaResponse) GetBudget() *ApiBudget {
 	return nil
 }
 
-// ApiBudget is the connector's daily AliExpress API budget.
+// ApiBudget is the account's daily AliExpress API budget and what the
+// sync does with it.
 type ApiBudget struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Calls the connector allows itself a day (UTC).
+	// Calls the account allows itself a day (UTC).
 	DailyLimit int32 `protobuf:"varint,1,opt,name=daily_limit,json=dailyLimit,proto3" json:"daily_limit,omitempty"`
-	// Calls made today, retries included.
-	UsedToday     int32 `protobuf:"varint,2,opt,name=used_today,json=usedToday,proto3" json:"used_today,omitempty"`
+	// Calls made today, retries included, whatever made them.
+	UsedToday int32 `protobuf:"varint,2,opt,name=used_today,json=usedToday,proto3" json:"used_today,omitempty"`
+	// The next fixed-time sync of the default schedule; unset when none.
+	NextFixedSyncAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=next_fixed_sync_at,json=nextFixedSyncAt,proto3" json:"next_fixed_sync_at,omitempty"`
+	// When polling resumes after AliExpress refused calls over its limits;
+	// unset when not paused.
+	PausedUntil *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=paused_until,json=pausedUntil,proto3" json:"paused_until,omitempty"`
+	// Open AliExpress orders the sync follows.
+	OpenOrders int32 `protobuf:"varint,5,opt,name=open_orders,json=openOrders,proto3" json:"open_orders,omitempty"`
+	// The account's name.
+	Account       string `protobuf:"bytes,6,opt,name=account,proto3" json:"account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,10 +399,41 @@ func (x *ApiBudget) GetUsedToday() int32 {
 	return 0
 }
 
-// GetConnectionHealthRequest is empty: the connector serves one AliExpress
-// account.
+func (x *ApiBudget) GetNextFixedSyncAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextFixedSyncAt
+	}
+	return nil
+}
+
+func (x *ApiBudget) GetPausedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PausedUntil
+	}
+	return nil
+}
+
+func (x *ApiBudget) GetOpenOrders() int32 {
+	if x != nil {
+		return x.OpenOrders
+	}
+	return 0
+}
+
+func (x *ApiBudget) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+// GetConnectionHealthRequest names the AliExpress account.
 type GetConnectionHealthRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account's name (DROPSYNC_ALIEXPRESS_ACCOUNT or an entry of
+	// DROPSYNC_ALIEXPRESS_ACCOUNTS); empty: the default account. An unknown
+	// name is NOT_FOUND.
+	Account       string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,12 +468,19 @@ func (*GetConnectionHealthRequest) Descriptor() ([]byte, []int) {
 	return file_dropsync_aliexpress_v1_sync_proto_rawDescGZIP(), []int{6}
 }
 
+func (x *GetConnectionHealthRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
 // GetConnectionHealthResponse is the state of the AliExpress connection.
 type GetConnectionHealthResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// False once AliExpress refused the credentials (expired or revoked
-	// token, bad signature) and no refresh helped; true again after a call
-	// succeeds.
+	// token, bad signature) and no refresh helped, or refused the app's
+	// calls over its limits; true again after a call succeeds.
 	Healthy bool `protobuf:"varint,1,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	// Why it is unhealthy: the AliExpress error code and message.
 	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -440,8 +490,10 @@ type GetConnectionHealthResponse struct {
 	LastSuccessAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_success_at,json=lastSuccessAt,proto3" json:"last_success_at,omitempty"`
 	// How many times the connection went unhealthy since the start.
 	UnhealthyCount int64 `protobuf:"varint,5,opt,name=unhealthy_count,json=unhealthyCount,proto3" json:"unhealthy_count,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The account's name.
+	Account       string `protobuf:"bytes,6,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetConnectionHealthResponse) Reset() {
@@ -509,6 +561,13 @@ func (x *GetConnectionHealthResponse) GetUnhealthyCount() int64 {
 	return 0
 }
 
+func (x *GetConnectionHealthResponse) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
 var File_dropsync_aliexpress_v1_sync_proto protoreflect.FileDescriptor
 
 const file_dropsync_aliexpress_v1_sync_proto_rawDesc = "" +
@@ -534,20 +593,27 @@ const file_dropsync_aliexpress_v1_sync_proto_rawDesc = "" +
 	"\bstore_id\x18\x01 \x01(\tR\astoreId\"\x8a\x01\n" +
 	"\x14GetSyncQuotaResponse\x127\n" +
 	"\x05quota\x18\x01 \x01(\v2!.dropsync.aliexpress.v1.SyncQuotaR\x05quota\x129\n" +
-	"\x06budget\x18\x02 \x01(\v2!.dropsync.aliexpress.v1.ApiBudgetR\x06budget\"K\n" +
+	"\x06budget\x18\x02 \x01(\v2!.dropsync.aliexpress.v1.ApiBudgetR\x06budget\"\x8e\x02\n" +
 	"\tApiBudget\x12\x1f\n" +
 	"\vdaily_limit\x18\x01 \x01(\x05R\n" +
 	"dailyLimit\x12\x1d\n" +
 	"\n" +
-	"used_today\x18\x02 \x01(\x05R\tusedToday\"\x1c\n" +
-	"\x1aGetConnectionHealthRequest\"\xf7\x01\n" +
+	"used_today\x18\x02 \x01(\x05R\tusedToday\x12G\n" +
+	"\x12next_fixed_sync_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextFixedSyncAt\x12=\n" +
+	"\fpaused_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vpausedUntil\x12\x1f\n" +
+	"\vopen_orders\x18\x05 \x01(\x05R\n" +
+	"openOrders\x12\x18\n" +
+	"\aaccount\x18\x06 \x01(\tR\aaccount\"6\n" +
+	"\x1aGetConnectionHealthRequest\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"\x91\x02\n" +
 	"\x1bGetConnectionHealthResponse\x12\x18\n" +
 	"\ahealthy\x18\x01 \x01(\bR\ahealthy\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x129\n" +
 	"\n" +
 	"changed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\x12B\n" +
 	"\x0flast_success_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rlastSuccessAt\x12'\n" +
-	"\x0funhealthy_count\x18\x05 \x01(\x03R\x0eunhealthyCount2\xdc\x02\n" +
+	"\x0funhealthy_count\x18\x05 \x01(\x03R\x0eunhealthyCount\x12\x18\n" +
+	"\aaccount\x18\x06 \x01(\tR\aaccount2\xdc\x02\n" +
 	"\x13SupplierSyncService\x12Z\n" +
 	"\aSyncNow\x12&.dropsync.aliexpress.v1.SyncNowRequest\x1a'.dropsync.aliexpress.v1.SyncNowResponse\x12i\n" +
 	"\fGetSyncQuota\x12+.dropsync.aliexpress.v1.GetSyncQuotaRequest\x1a,.dropsync.aliexpress.v1.GetSyncQuotaResponse\x12~\n" +
@@ -583,19 +649,21 @@ var file_dropsync_aliexpress_v1_sync_proto_depIdxs = []int32{
 	8,  // 2: dropsync.aliexpress.v1.SyncQuota.resets_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: dropsync.aliexpress.v1.GetSyncQuotaResponse.quota:type_name -> dropsync.aliexpress.v1.SyncQuota
 	5,  // 4: dropsync.aliexpress.v1.GetSyncQuotaResponse.budget:type_name -> dropsync.aliexpress.v1.ApiBudget
-	8,  // 5: dropsync.aliexpress.v1.GetConnectionHealthResponse.changed_at:type_name -> google.protobuf.Timestamp
-	8,  // 6: dropsync.aliexpress.v1.GetConnectionHealthResponse.last_success_at:type_name -> google.protobuf.Timestamp
-	0,  // 7: dropsync.aliexpress.v1.SupplierSyncService.SyncNow:input_type -> dropsync.aliexpress.v1.SyncNowRequest
-	3,  // 8: dropsync.aliexpress.v1.SupplierSyncService.GetSyncQuota:input_type -> dropsync.aliexpress.v1.GetSyncQuotaRequest
-	6,  // 9: dropsync.aliexpress.v1.SupplierSyncService.GetConnectionHealth:input_type -> dropsync.aliexpress.v1.GetConnectionHealthRequest
-	1,  // 10: dropsync.aliexpress.v1.SupplierSyncService.SyncNow:output_type -> dropsync.aliexpress.v1.SyncNowResponse
-	4,  // 11: dropsync.aliexpress.v1.SupplierSyncService.GetSyncQuota:output_type -> dropsync.aliexpress.v1.GetSyncQuotaResponse
-	7,  // 12: dropsync.aliexpress.v1.SupplierSyncService.GetConnectionHealth:output_type -> dropsync.aliexpress.v1.GetConnectionHealthResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	8,  // 5: dropsync.aliexpress.v1.ApiBudget.next_fixed_sync_at:type_name -> google.protobuf.Timestamp
+	8,  // 6: dropsync.aliexpress.v1.ApiBudget.paused_until:type_name -> google.protobuf.Timestamp
+	8,  // 7: dropsync.aliexpress.v1.GetConnectionHealthResponse.changed_at:type_name -> google.protobuf.Timestamp
+	8,  // 8: dropsync.aliexpress.v1.GetConnectionHealthResponse.last_success_at:type_name -> google.protobuf.Timestamp
+	0,  // 9: dropsync.aliexpress.v1.SupplierSyncService.SyncNow:input_type -> dropsync.aliexpress.v1.SyncNowRequest
+	3,  // 10: dropsync.aliexpress.v1.SupplierSyncService.GetSyncQuota:input_type -> dropsync.aliexpress.v1.GetSyncQuotaRequest
+	6,  // 11: dropsync.aliexpress.v1.SupplierSyncService.GetConnectionHealth:input_type -> dropsync.aliexpress.v1.GetConnectionHealthRequest
+	1,  // 12: dropsync.aliexpress.v1.SupplierSyncService.SyncNow:output_type -> dropsync.aliexpress.v1.SyncNowResponse
+	4,  // 13: dropsync.aliexpress.v1.SupplierSyncService.GetSyncQuota:output_type -> dropsync.aliexpress.v1.GetSyncQuotaResponse
+	7,  // 14: dropsync.aliexpress.v1.SupplierSyncService.GetConnectionHealth:output_type -> dropsync.aliexpress.v1.GetConnectionHealthResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_aliexpress_v1_sync_proto_init() }

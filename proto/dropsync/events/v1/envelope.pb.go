@@ -62,6 +62,7 @@ type Envelope struct {
 	//	*Envelope_SupplierOrderCanceled
 	//	*Envelope_SupplierOrderFinished
 	//	*Envelope_SupplierConnectionChanged
+	//	*Envelope_SupplierTrackingProgressed
 	//	*Envelope_PlacementRequested
 	//	*Envelope_PlacementRejected
 	//	*Envelope_FulfillmentRequested
@@ -320,6 +321,15 @@ func (x *Envelope) GetSupplierConnectionChanged() *SupplierConnectionChanged {
 	return nil
 }
 
+func (x *Envelope) GetSupplierTrackingProgressed() *SupplierTrackingProgressed {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_SupplierTrackingProgressed); ok {
+			return x.SupplierTrackingProgressed
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetPlacementRequested() *PlacementRequested {
 	if x != nil {
 		if x, ok := x.Event.(*Envelope_PlacementRequested); ok {
@@ -518,6 +528,10 @@ type Envelope_SupplierConnectionChanged struct {
 	SupplierConnectionChanged *SupplierConnectionChanged `protobuf:"bytes,37,opt,name=supplier_connection_changed,json=supplierConnectionChanged,proto3,oneof"`
 }
 
+type Envelope_SupplierTrackingProgressed struct {
+	SupplierTrackingProgressed *SupplierTrackingProgressed `protobuf:"bytes,38,opt,name=supplier_tracking_progressed,json=supplierTrackingProgressed,proto3,oneof"`
+}
+
 type Envelope_PlacementRequested struct {
 	PlacementRequested *PlacementRequested `protobuf:"bytes,50,opt,name=placement_requested,json=placementRequested,proto3,oneof"`
 }
@@ -608,6 +622,8 @@ func (*Envelope_SupplierOrderFinished) isEnvelope_Event() {}
 
 func (*Envelope_SupplierConnectionChanged) isEnvelope_Event() {}
 
+func (*Envelope_SupplierTrackingProgressed) isEnvelope_Event() {}
+
 func (*Envelope_PlacementRequested) isEnvelope_Event() {}
 
 func (*Envelope_PlacementRejected) isEnvelope_Event() {}
@@ -640,7 +656,7 @@ var File_dropsync_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"!dropsync/events/v1/envelope.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1edropsync/events/v1/store.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x19\n" +
+	"!dropsync/events/v1/envelope.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1edropsync/events/v1/store.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x1a\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12;\n" +
@@ -668,7 +684,8 @@ const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"\x19supplier_tracking_changed\x18\" \x01(\v2+.dropsync.events.v1.SupplierTrackingChangedH\x00R\x17supplierTrackingChanged\x12c\n" +
 	"\x17supplier_order_canceled\x18# \x01(\v2).dropsync.events.v1.SupplierOrderCanceledH\x00R\x15supplierOrderCanceled\x12c\n" +
 	"\x17supplier_order_finished\x18$ \x01(\v2).dropsync.events.v1.SupplierOrderFinishedH\x00R\x15supplierOrderFinished\x12o\n" +
-	"\x1bsupplier_connection_changed\x18% \x01(\v2-.dropsync.events.v1.SupplierConnectionChangedH\x00R\x19supplierConnectionChanged\x12Y\n" +
+	"\x1bsupplier_connection_changed\x18% \x01(\v2-.dropsync.events.v1.SupplierConnectionChangedH\x00R\x19supplierConnectionChanged\x12r\n" +
+	"\x1csupplier_tracking_progressed\x18& \x01(\v2..dropsync.events.v1.SupplierTrackingProgressedH\x00R\x1asupplierTrackingProgressed\x12Y\n" +
 	"\x13placement_requested\x182 \x01(\v2&.dropsync.events.v1.PlacementRequestedH\x00R\x12placementRequested\x12V\n" +
 	"\x12placement_rejected\x183 \x01(\v2%.dropsync.events.v1.PlacementRejectedH\x00R\x11placementRejected\x12_\n" +
 	"\x15fulfillment_requested\x184 \x01(\v2(.dropsync.events.v1.FulfillmentRequestedH\x00R\x14fulfillmentRequested\x12i\n" +
@@ -719,20 +736,21 @@ var file_dropsync_events_v1_envelope_proto_goTypes = []any{
 	(*SupplierOrderCanceled)(nil),      // 17: dropsync.events.v1.SupplierOrderCanceled
 	(*SupplierOrderFinished)(nil),      // 18: dropsync.events.v1.SupplierOrderFinished
 	(*SupplierConnectionChanged)(nil),  // 19: dropsync.events.v1.SupplierConnectionChanged
-	(*PlacementRequested)(nil),         // 20: dropsync.events.v1.PlacementRequested
-	(*PlacementRejected)(nil),          // 21: dropsync.events.v1.PlacementRejected
-	(*FulfillmentRequested)(nil),       // 22: dropsync.events.v1.FulfillmentRequested
-	(*TrackingUpdateRequested)(nil),    // 23: dropsync.events.v1.TrackingUpdateRequested
-	(*ShippingConfirmationIssued)(nil), // 24: dropsync.events.v1.ShippingConfirmationIssued
-	(*OrderFulfilledManually)(nil),     // 25: dropsync.events.v1.OrderFulfilledManually
-	(*ResyncRequested)(nil),            // 26: dropsync.events.v1.ResyncRequested
-	(*OrderStatusChanged)(nil),         // 27: dropsync.events.v1.OrderStatusChanged
-	(*ConflictDetected)(nil),           // 28: dropsync.events.v1.ConflictDetected
-	(*ConflictResolved)(nil),           // 29: dropsync.events.v1.ConflictResolved
-	(*AttentionRaised)(nil),            // 30: dropsync.events.v1.AttentionRaised
-	(*StoreRegistered)(nil),            // 31: dropsync.events.v1.StoreRegistered
-	(*StoreSettingsChanged)(nil),       // 32: dropsync.events.v1.StoreSettingsChanged
-	(*SupplierMappingChanged)(nil),     // 33: dropsync.events.v1.SupplierMappingChanged
+	(*SupplierTrackingProgressed)(nil), // 20: dropsync.events.v1.SupplierTrackingProgressed
+	(*PlacementRequested)(nil),         // 21: dropsync.events.v1.PlacementRequested
+	(*PlacementRejected)(nil),          // 22: dropsync.events.v1.PlacementRejected
+	(*FulfillmentRequested)(nil),       // 23: dropsync.events.v1.FulfillmentRequested
+	(*TrackingUpdateRequested)(nil),    // 24: dropsync.events.v1.TrackingUpdateRequested
+	(*ShippingConfirmationIssued)(nil), // 25: dropsync.events.v1.ShippingConfirmationIssued
+	(*OrderFulfilledManually)(nil),     // 26: dropsync.events.v1.OrderFulfilledManually
+	(*ResyncRequested)(nil),            // 27: dropsync.events.v1.ResyncRequested
+	(*OrderStatusChanged)(nil),         // 28: dropsync.events.v1.OrderStatusChanged
+	(*ConflictDetected)(nil),           // 29: dropsync.events.v1.ConflictDetected
+	(*ConflictResolved)(nil),           // 30: dropsync.events.v1.ConflictResolved
+	(*AttentionRaised)(nil),            // 31: dropsync.events.v1.AttentionRaised
+	(*StoreRegistered)(nil),            // 32: dropsync.events.v1.StoreRegistered
+	(*StoreSettingsChanged)(nil),       // 33: dropsync.events.v1.StoreSettingsChanged
+	(*SupplierMappingChanged)(nil),     // 34: dropsync.events.v1.SupplierMappingChanged
 }
 var file_dropsync_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: dropsync.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -755,25 +773,26 @@ var file_dropsync_events_v1_envelope_proto_depIdxs = []int32{
 	17, // 17: dropsync.events.v1.Envelope.supplier_order_canceled:type_name -> dropsync.events.v1.SupplierOrderCanceled
 	18, // 18: dropsync.events.v1.Envelope.supplier_order_finished:type_name -> dropsync.events.v1.SupplierOrderFinished
 	19, // 19: dropsync.events.v1.Envelope.supplier_connection_changed:type_name -> dropsync.events.v1.SupplierConnectionChanged
-	20, // 20: dropsync.events.v1.Envelope.placement_requested:type_name -> dropsync.events.v1.PlacementRequested
-	21, // 21: dropsync.events.v1.Envelope.placement_rejected:type_name -> dropsync.events.v1.PlacementRejected
-	22, // 22: dropsync.events.v1.Envelope.fulfillment_requested:type_name -> dropsync.events.v1.FulfillmentRequested
-	23, // 23: dropsync.events.v1.Envelope.tracking_update_requested:type_name -> dropsync.events.v1.TrackingUpdateRequested
-	24, // 24: dropsync.events.v1.Envelope.shipping_confirmation_issued:type_name -> dropsync.events.v1.ShippingConfirmationIssued
-	25, // 25: dropsync.events.v1.Envelope.order_fulfilled_manually:type_name -> dropsync.events.v1.OrderFulfilledManually
-	26, // 26: dropsync.events.v1.Envelope.resync_requested:type_name -> dropsync.events.v1.ResyncRequested
-	27, // 27: dropsync.events.v1.Envelope.order_status_changed:type_name -> dropsync.events.v1.OrderStatusChanged
-	28, // 28: dropsync.events.v1.Envelope.conflict_detected:type_name -> dropsync.events.v1.ConflictDetected
-	29, // 29: dropsync.events.v1.Envelope.conflict_resolved:type_name -> dropsync.events.v1.ConflictResolved
-	30, // 30: dropsync.events.v1.Envelope.attention_raised:type_name -> dropsync.events.v1.AttentionRaised
-	31, // 31: dropsync.events.v1.Envelope.store_registered:type_name -> dropsync.events.v1.StoreRegistered
-	32, // 32: dropsync.events.v1.Envelope.store_settings_changed:type_name -> dropsync.events.v1.StoreSettingsChanged
-	33, // 33: dropsync.events.v1.Envelope.supplier_mapping_changed:type_name -> dropsync.events.v1.SupplierMappingChanged
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	20, // 20: dropsync.events.v1.Envelope.supplier_tracking_progressed:type_name -> dropsync.events.v1.SupplierTrackingProgressed
+	21, // 21: dropsync.events.v1.Envelope.placement_requested:type_name -> dropsync.events.v1.PlacementRequested
+	22, // 22: dropsync.events.v1.Envelope.placement_rejected:type_name -> dropsync.events.v1.PlacementRejected
+	23, // 23: dropsync.events.v1.Envelope.fulfillment_requested:type_name -> dropsync.events.v1.FulfillmentRequested
+	24, // 24: dropsync.events.v1.Envelope.tracking_update_requested:type_name -> dropsync.events.v1.TrackingUpdateRequested
+	25, // 25: dropsync.events.v1.Envelope.shipping_confirmation_issued:type_name -> dropsync.events.v1.ShippingConfirmationIssued
+	26, // 26: dropsync.events.v1.Envelope.order_fulfilled_manually:type_name -> dropsync.events.v1.OrderFulfilledManually
+	27, // 27: dropsync.events.v1.Envelope.resync_requested:type_name -> dropsync.events.v1.ResyncRequested
+	28, // 28: dropsync.events.v1.Envelope.order_status_changed:type_name -> dropsync.events.v1.OrderStatusChanged
+	29, // 29: dropsync.events.v1.Envelope.conflict_detected:type_name -> dropsync.events.v1.ConflictDetected
+	30, // 30: dropsync.events.v1.Envelope.conflict_resolved:type_name -> dropsync.events.v1.ConflictResolved
+	31, // 31: dropsync.events.v1.Envelope.attention_raised:type_name -> dropsync.events.v1.AttentionRaised
+	32, // 32: dropsync.events.v1.Envelope.store_registered:type_name -> dropsync.events.v1.StoreRegistered
+	33, // 33: dropsync.events.v1.Envelope.store_settings_changed:type_name -> dropsync.events.v1.StoreSettingsChanged
+	34, // 34: dropsync.events.v1.Envelope.supplier_mapping_changed:type_name -> dropsync.events.v1.SupplierMappingChanged
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_events_v1_envelope_proto_init() }
@@ -803,6 +822,7 @@ func file_dropsync_events_v1_envelope_proto_init() {
 		(*Envelope_SupplierOrderCanceled)(nil),
 		(*Envelope_SupplierOrderFinished)(nil),
 		(*Envelope_SupplierConnectionChanged)(nil),
+		(*Envelope_SupplierTrackingProgressed)(nil),
 		(*Envelope_PlacementRequested)(nil),
 		(*Envelope_PlacementRejected)(nil),
 		(*Envelope_FulfillmentRequested)(nil),

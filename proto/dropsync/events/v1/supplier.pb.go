@@ -9,6 +9,7 @@ package eventsv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -350,6 +351,145 @@ func (x *SupplierTrackingChanged) GetTracking() *Tracking {
 	return nil
 }
 
+// TrackingCheckpoint is one event in a parcel's tracking history, as the
+// supplier reports it (AliExpress tracking.get's detail_node).
+type TrackingCheckpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Short status text ("Shipped", "In transit", "Delivered").
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The supplier's description of the event.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// When the event happened at the carrier.
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrackingCheckpoint) Reset() {
+	*x = TrackingCheckpoint{}
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrackingCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrackingCheckpoint) ProtoMessage() {}
+
+func (x *TrackingCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrackingCheckpoint.ProtoReflect.Descriptor instead.
+func (*TrackingCheckpoint) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TrackingCheckpoint) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TrackingCheckpoint) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *TrackingCheckpoint) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+// SupplierTrackingProgressed: a shipment's tracking moved: a newer
+// checkpoint, or delivery. Published once per checkpoint (the event id
+// derives from the shipment and the checkpoint's time).
+type SupplierTrackingProgressed struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ShipmentId string                 `protobuf:"bytes,1,opt,name=shipment_id,json=shipmentId,proto3" json:"shipment_id,omitempty"`
+	// The shipment's tracking number when the checkpoint was read.
+	TrackingNumber string `protobuf:"bytes,2,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
+	// The newest checkpoint.
+	Latest *TrackingCheckpoint `protobuf:"bytes,3,opt,name=latest,proto3" json:"latest,omitempty"`
+	// The supplier says the parcel was delivered.
+	Delivered     bool `protobuf:"varint,4,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupplierTrackingProgressed) Reset() {
+	*x = SupplierTrackingProgressed{}
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupplierTrackingProgressed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupplierTrackingProgressed) ProtoMessage() {}
+
+func (x *SupplierTrackingProgressed) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupplierTrackingProgressed.ProtoReflect.Descriptor instead.
+func (*SupplierTrackingProgressed) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SupplierTrackingProgressed) GetShipmentId() string {
+	if x != nil {
+		return x.ShipmentId
+	}
+	return ""
+}
+
+func (x *SupplierTrackingProgressed) GetTrackingNumber() string {
+	if x != nil {
+		return x.TrackingNumber
+	}
+	return ""
+}
+
+func (x *SupplierTrackingProgressed) GetLatest() *TrackingCheckpoint {
+	if x != nil {
+		return x.Latest
+	}
+	return nil
+}
+
+func (x *SupplierTrackingProgressed) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
 // SupplierOrderCanceled: the supplier order was canceled, wholly (no lines) or
 // for the named lines. The canceled lines may be placed again.
 type SupplierOrderCanceled struct {
@@ -363,7 +503,7 @@ type SupplierOrderCanceled struct {
 
 func (x *SupplierOrderCanceled) Reset() {
 	*x = SupplierOrderCanceled{}
-	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[6]
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +515,7 @@ func (x *SupplierOrderCanceled) String() string {
 func (*SupplierOrderCanceled) ProtoMessage() {}
 
 func (x *SupplierOrderCanceled) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[6]
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +528,7 @@ func (x *SupplierOrderCanceled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupplierOrderCanceled.ProtoReflect.Descriptor instead.
 func (*SupplierOrderCanceled) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{6}
+	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SupplierOrderCanceled) GetSupplierOrderId() string {
@@ -422,7 +562,7 @@ type SupplierOrderFinished struct {
 
 func (x *SupplierOrderFinished) Reset() {
 	*x = SupplierOrderFinished{}
-	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[7]
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +574,7 @@ func (x *SupplierOrderFinished) String() string {
 func (*SupplierOrderFinished) ProtoMessage() {}
 
 func (x *SupplierOrderFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[7]
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +587,7 @@ func (x *SupplierOrderFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupplierOrderFinished.ProtoReflect.Descriptor instead.
 func (*SupplierOrderFinished) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{7}
+	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SupplierOrderFinished) GetSupplierOrderId() string {
@@ -473,7 +613,7 @@ type SupplierConnectionChanged struct {
 
 func (x *SupplierConnectionChanged) Reset() {
 	*x = SupplierConnectionChanged{}
-	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[8]
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +625,7 @@ func (x *SupplierConnectionChanged) String() string {
 func (*SupplierConnectionChanged) ProtoMessage() {}
 
 func (x *SupplierConnectionChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[8]
+	mi := &file_dropsync_events_v1_supplier_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +638,7 @@ func (x *SupplierConnectionChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupplierConnectionChanged.ProtoReflect.Descriptor instead.
 func (*SupplierConnectionChanged) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{8}
+	return file_dropsync_events_v1_supplier_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SupplierConnectionChanged) GetAccount() string {
@@ -526,7 +666,7 @@ var File_dropsync_events_v1_supplier_proto protoreflect.FileDescriptor
 
 const file_dropsync_events_v1_supplier_proto_rawDesc = "" +
 	"\n" +
-	"!dropsync/events/v1/supplier.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\"s\n" +
+	"!dropsync/events/v1/supplier.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n" +
 	"\rSupplierOrder\x12*\n" +
 	"\x11supplier_order_id\x18\x01 \x01(\tR\x0fsupplierOrderId\x126\n" +
 	"\x05lines\x18\x02 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\"o\n" +
@@ -549,7 +689,18 @@ const file_dropsync_events_v1_supplier_proto_rawDesc = "" +
 	"\x17SupplierTrackingChanged\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x128\n" +
-	"\btracking\x18\x02 \x01(\v2\x1c.dropsync.events.v1.TrackingR\btracking\"\x93\x01\n" +
+	"\btracking\x18\x02 \x01(\v2\x1c.dropsync.events.v1.TrackingR\btracking\"\x87\x01\n" +
+	"\x12TrackingCheckpoint\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12;\n" +
+	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"\xc4\x01\n" +
+	"\x1aSupplierTrackingProgressed\x12\x1f\n" +
+	"\vshipment_id\x18\x01 \x01(\tR\n" +
+	"shipmentId\x12'\n" +
+	"\x0ftracking_number\x18\x02 \x01(\tR\x0etrackingNumber\x12>\n" +
+	"\x06latest\x18\x03 \x01(\v2&.dropsync.events.v1.TrackingCheckpointR\x06latest\x12\x1c\n" +
+	"\tdelivered\x18\x04 \x01(\bR\tdelivered\"\x93\x01\n" +
 	"\x15SupplierOrderCanceled\x12*\n" +
 	"\x11supplier_order_id\x18\x01 \x01(\tR\x0fsupplierOrderId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x126\n" +
@@ -573,34 +724,39 @@ func file_dropsync_events_v1_supplier_proto_rawDescGZIP() []byte {
 	return file_dropsync_events_v1_supplier_proto_rawDescData
 }
 
-var file_dropsync_events_v1_supplier_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_dropsync_events_v1_supplier_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_dropsync_events_v1_supplier_proto_goTypes = []any{
-	(*SupplierOrder)(nil),             // 0: dropsync.events.v1.SupplierOrder
-	(*SupplierOrderPlaced)(nil),       // 1: dropsync.events.v1.SupplierOrderPlaced
-	(*SupplierPlacementFailed)(nil),   // 2: dropsync.events.v1.SupplierPlacementFailed
-	(*SupplierOrderPaid)(nil),         // 3: dropsync.events.v1.SupplierOrderPaid
-	(*SupplierShipmentCreated)(nil),   // 4: dropsync.events.v1.SupplierShipmentCreated
-	(*SupplierTrackingChanged)(nil),   // 5: dropsync.events.v1.SupplierTrackingChanged
-	(*SupplierOrderCanceled)(nil),     // 6: dropsync.events.v1.SupplierOrderCanceled
-	(*SupplierOrderFinished)(nil),     // 7: dropsync.events.v1.SupplierOrderFinished
-	(*SupplierConnectionChanged)(nil), // 8: dropsync.events.v1.SupplierConnectionChanged
-	(*LineQuantity)(nil),              // 9: dropsync.events.v1.LineQuantity
-	(*FailureReason)(nil),             // 10: dropsync.events.v1.FailureReason
-	(*Tracking)(nil),                  // 11: dropsync.events.v1.Tracking
+	(*SupplierOrder)(nil),              // 0: dropsync.events.v1.SupplierOrder
+	(*SupplierOrderPlaced)(nil),        // 1: dropsync.events.v1.SupplierOrderPlaced
+	(*SupplierPlacementFailed)(nil),    // 2: dropsync.events.v1.SupplierPlacementFailed
+	(*SupplierOrderPaid)(nil),          // 3: dropsync.events.v1.SupplierOrderPaid
+	(*SupplierShipmentCreated)(nil),    // 4: dropsync.events.v1.SupplierShipmentCreated
+	(*SupplierTrackingChanged)(nil),    // 5: dropsync.events.v1.SupplierTrackingChanged
+	(*TrackingCheckpoint)(nil),         // 6: dropsync.events.v1.TrackingCheckpoint
+	(*SupplierTrackingProgressed)(nil), // 7: dropsync.events.v1.SupplierTrackingProgressed
+	(*SupplierOrderCanceled)(nil),      // 8: dropsync.events.v1.SupplierOrderCanceled
+	(*SupplierOrderFinished)(nil),      // 9: dropsync.events.v1.SupplierOrderFinished
+	(*SupplierConnectionChanged)(nil),  // 10: dropsync.events.v1.SupplierConnectionChanged
+	(*LineQuantity)(nil),               // 11: dropsync.events.v1.LineQuantity
+	(*FailureReason)(nil),              // 12: dropsync.events.v1.FailureReason
+	(*Tracking)(nil),                   // 13: dropsync.events.v1.Tracking
+	(*timestamppb.Timestamp)(nil),      // 14: google.protobuf.Timestamp
 }
 var file_dropsync_events_v1_supplier_proto_depIdxs = []int32{
-	9,  // 0: dropsync.events.v1.SupplierOrder.lines:type_name -> dropsync.events.v1.LineQuantity
+	11, // 0: dropsync.events.v1.SupplierOrder.lines:type_name -> dropsync.events.v1.LineQuantity
 	0,  // 1: dropsync.events.v1.SupplierOrderPlaced.orders:type_name -> dropsync.events.v1.SupplierOrder
-	10, // 2: dropsync.events.v1.SupplierPlacementFailed.reason:type_name -> dropsync.events.v1.FailureReason
-	11, // 3: dropsync.events.v1.SupplierShipmentCreated.tracking:type_name -> dropsync.events.v1.Tracking
-	9,  // 4: dropsync.events.v1.SupplierShipmentCreated.lines:type_name -> dropsync.events.v1.LineQuantity
-	11, // 5: dropsync.events.v1.SupplierTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
-	9,  // 6: dropsync.events.v1.SupplierOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 2: dropsync.events.v1.SupplierPlacementFailed.reason:type_name -> dropsync.events.v1.FailureReason
+	13, // 3: dropsync.events.v1.SupplierShipmentCreated.tracking:type_name -> dropsync.events.v1.Tracking
+	11, // 4: dropsync.events.v1.SupplierShipmentCreated.lines:type_name -> dropsync.events.v1.LineQuantity
+	13, // 5: dropsync.events.v1.SupplierTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
+	14, // 6: dropsync.events.v1.TrackingCheckpoint.occurred_at:type_name -> google.protobuf.Timestamp
+	6,  // 7: dropsync.events.v1.SupplierTrackingProgressed.latest:type_name -> dropsync.events.v1.TrackingCheckpoint
+	11, // 8: dropsync.events.v1.SupplierOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_events_v1_supplier_proto_init() }
@@ -615,7 +771,7 @@ func file_dropsync_events_v1_supplier_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dropsync_events_v1_supplier_proto_rawDesc), len(file_dropsync_events_v1_supplier_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -283,8 +283,15 @@ type Shipment struct {
 	State              ShipmentState          `protobuf:"varint,5,opt,name=state,proto3,enum=dropsync.orders.v1.ShipmentState" json:"state,omitempty"`
 	StoreFulfillmentId string                 `protobuf:"bytes,6,opt,name=store_fulfillment_id,json=storeFulfillmentId,proto3" json:"store_fulfillment_id,omitempty"`
 	ConfirmationIssued bool                   `protobuf:"varint,7,opt,name=confirmation_issued,json=confirmationIssued,proto3" json:"confirmation_issued,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The newest tracking checkpoint the supplier reported, if any.
+	LatestCheckpoint *v1.TrackingCheckpoint `protobuf:"bytes,8,opt,name=latest_checkpoint,json=latestCheckpoint,proto3" json:"latest_checkpoint,omitempty"`
+	// The supplier says the parcel was delivered.
+	Delivered bool `protobuf:"varint,9,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// When the shipment's tracking last moved: created, renumbered, or a
+	// newer checkpoint (its time at the carrier).
+	TrackingUpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=tracking_updated_at,json=trackingUpdatedAt,proto3" json:"tracking_updated_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Shipment) Reset() {
@@ -364,6 +371,27 @@ func (x *Shipment) GetConfirmationIssued() bool {
 		return x.ConfirmationIssued
 	}
 	return false
+}
+
+func (x *Shipment) GetLatestCheckpoint() *v1.TrackingCheckpoint {
+	if x != nil {
+		return x.LatestCheckpoint
+	}
+	return nil
+}
+
+func (x *Shipment) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+func (x *Shipment) GetTrackingUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TrackingUpdatedAt
+	}
+	return nil
 }
 
 // Order is an order as folded from its events.
@@ -2245,7 +2273,7 @@ var File_dropsync_orders_v1_orders_proto protoreflect.FileDescriptor
 
 const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"\x1fdropsync/orders/v1/orders.proto\x12\x12dropsync.orders.v1\x1a\x1fdropsync/events/v1/common.proto\x1a!dropsync/events/v1/envelope.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n" +
+	"\x1fdropsync/orders/v1/orders.proto\x12\x12dropsync.orders.v1\x1a\x1fdropsync/events/v1/common.proto\x1a!dropsync/events/v1/envelope.proto\x1a\x1edropsync/events/v1/order.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n" +
 	"\tOrderLine\x12 \n" +
 	"\fline_item_id\x18\x01 \x01(\tR\n" +
 	"lineItemId\x12\x1d\n" +
@@ -2263,7 +2291,7 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x05lines\x18\x02 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\x12\x12\n" +
 	"\x04paid\x18\x03 \x01(\bR\x04paid\x12\x1a\n" +
 	"\bcanceled\x18\x04 \x01(\bR\bcanceled\x12\x1a\n" +
-	"\bfinished\x18\x05 \x01(\bR\bfinished\"\xe5\x02\n" +
+	"\bfinished\x18\x05 \x01(\bR\bfinished\"\xa4\x04\n" +
 	"\bShipment\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x12*\n" +
@@ -2272,7 +2300,11 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x05lines\x18\x04 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\x127\n" +
 	"\x05state\x18\x05 \x01(\x0e2!.dropsync.orders.v1.ShipmentStateR\x05state\x120\n" +
 	"\x14store_fulfillment_id\x18\x06 \x01(\tR\x12storeFulfillmentId\x12/\n" +
-	"\x13confirmation_issued\x18\a \x01(\bR\x12confirmationIssued\"\xfe\x06\n" +
+	"\x13confirmation_issued\x18\a \x01(\bR\x12confirmationIssued\x12S\n" +
+	"\x11latest_checkpoint\x18\b \x01(\v2&.dropsync.events.v1.TrackingCheckpointR\x10latestCheckpoint\x12\x1c\n" +
+	"\tdelivered\x18\t \x01(\bR\tdelivered\x12J\n" +
+	"\x13tracking_updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x11trackingUpdatedAt\"\xfe\x06\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x128\n" +
 	"\bplatform\x18\x02 \x01(\x0e2\x1c.dropsync.events.v1.PlatformR\bplatform\x12\x19\n" +
@@ -2479,87 +2511,90 @@ var file_dropsync_orders_v1_orders_proto_goTypes = []any{
 	(*UpdateSupplierMappingResponse)(nil), // 35: dropsync.orders.v1.UpdateSupplierMappingResponse
 	(*v1.LineQuantity)(nil),               // 36: dropsync.events.v1.LineQuantity
 	(*v1.Tracking)(nil),                   // 37: dropsync.events.v1.Tracking
-	(v1.Platform)(0),                      // 38: dropsync.events.v1.Platform
-	(v1.Tab)(0),                           // 39: dropsync.events.v1.Tab
-	(*v1.FailureReason)(nil),              // 40: dropsync.events.v1.FailureReason
-	(*v1.AttentionRaised)(nil),            // 41: dropsync.events.v1.AttentionRaised
-	(*timestamppb.Timestamp)(nil),         // 42: google.protobuf.Timestamp
-	(*v1.Envelope)(nil),                   // 43: dropsync.events.v1.Envelope
-	(*v1.StoreSettings)(nil),              // 44: dropsync.events.v1.StoreSettings
-	(*v1.SupplierMapping)(nil),            // 45: dropsync.events.v1.SupplierMapping
+	(*v1.TrackingCheckpoint)(nil),         // 38: dropsync.events.v1.TrackingCheckpoint
+	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
+	(v1.Platform)(0),                      // 40: dropsync.events.v1.Platform
+	(v1.Tab)(0),                           // 41: dropsync.events.v1.Tab
+	(*v1.FailureReason)(nil),              // 42: dropsync.events.v1.FailureReason
+	(*v1.AttentionRaised)(nil),            // 43: dropsync.events.v1.AttentionRaised
+	(*v1.Envelope)(nil),                   // 44: dropsync.events.v1.Envelope
+	(*v1.StoreSettings)(nil),              // 45: dropsync.events.v1.StoreSettings
+	(*v1.SupplierMapping)(nil),            // 46: dropsync.events.v1.SupplierMapping
 }
 var file_dropsync_orders_v1_orders_proto_depIdxs = []int32{
 	36, // 0: dropsync.orders.v1.SupplierOrderView.lines:type_name -> dropsync.events.v1.LineQuantity
 	37, // 1: dropsync.orders.v1.Shipment.tracking:type_name -> dropsync.events.v1.Tracking
 	36, // 2: dropsync.orders.v1.Shipment.lines:type_name -> dropsync.events.v1.LineQuantity
 	0,  // 3: dropsync.orders.v1.Shipment.state:type_name -> dropsync.orders.v1.ShipmentState
-	38, // 4: dropsync.orders.v1.Order.platform:type_name -> dropsync.events.v1.Platform
-	39, // 5: dropsync.orders.v1.Order.tab:type_name -> dropsync.events.v1.Tab
-	1,  // 6: dropsync.orders.v1.Order.lines:type_name -> dropsync.orders.v1.OrderLine
-	2,  // 7: dropsync.orders.v1.Order.supplier_orders:type_name -> dropsync.orders.v1.SupplierOrderView
-	3,  // 8: dropsync.orders.v1.Order.shipments:type_name -> dropsync.orders.v1.Shipment
-	40, // 9: dropsync.orders.v1.Order.failure:type_name -> dropsync.events.v1.FailureReason
-	41, // 10: dropsync.orders.v1.Order.attention:type_name -> dropsync.events.v1.AttentionRaised
-	42, // 11: dropsync.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	42, // 12: dropsync.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 13: dropsync.orders.v1.GetOrderResponse.order:type_name -> dropsync.orders.v1.Order
-	39, // 14: dropsync.orders.v1.ListOrdersRequest.tab:type_name -> dropsync.events.v1.Tab
-	42, // 15: dropsync.orders.v1.ListOrdersRequest.created_after:type_name -> google.protobuf.Timestamp
-	42, // 16: dropsync.orders.v1.ListOrdersRequest.created_before:type_name -> google.protobuf.Timestamp
-	4,  // 17: dropsync.orders.v1.ListOrdersResponse.orders:type_name -> dropsync.orders.v1.Order
-	39, // 18: dropsync.orders.v1.TabCount.tab:type_name -> dropsync.events.v1.Tab
-	10, // 19: dropsync.orders.v1.CountOrdersResponse.counts:type_name -> dropsync.orders.v1.TabCount
-	43, // 20: dropsync.orders.v1.RecordedEvent.envelope:type_name -> dropsync.events.v1.Envelope
-	13, // 21: dropsync.orders.v1.GetOrderHistoryResponse.events:type_name -> dropsync.orders.v1.RecordedEvent
-	39, // 22: dropsync.orders.v1.OrderResult.tab:type_name -> dropsync.events.v1.Tab
-	15, // 23: dropsync.orders.v1.PlaceOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
-	15, // 24: dropsync.orders.v1.RetryOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
-	4,  // 25: dropsync.orders.v1.FulfillManuallyResponse.order:type_name -> dropsync.orders.v1.Order
-	4,  // 26: dropsync.orders.v1.ResyncOrderResponse.order:type_name -> dropsync.orders.v1.Order
-	4,  // 27: dropsync.orders.v1.ResolveConflictResponse.order:type_name -> dropsync.orders.v1.Order
-	39, // 28: dropsync.orders.v1.WatchOrdersRequest.tabs:type_name -> dropsync.events.v1.Tab
-	39, // 29: dropsync.orders.v1.WatchOrdersResponse.from:type_name -> dropsync.events.v1.Tab
-	39, // 30: dropsync.orders.v1.WatchOrdersResponse.to:type_name -> dropsync.events.v1.Tab
-	42, // 31: dropsync.orders.v1.WatchOrdersResponse.changed_at:type_name -> google.protobuf.Timestamp
-	44, // 32: dropsync.orders.v1.GetStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
-	44, // 33: dropsync.orders.v1.UpdateStoreSettingsRequest.settings:type_name -> dropsync.events.v1.StoreSettings
-	44, // 34: dropsync.orders.v1.UpdateStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
-	45, // 35: dropsync.orders.v1.ListSupplierMappingsResponse.mappings:type_name -> dropsync.events.v1.SupplierMapping
-	45, // 36: dropsync.orders.v1.UpdateSupplierMappingRequest.mapping:type_name -> dropsync.events.v1.SupplierMapping
-	45, // 37: dropsync.orders.v1.UpdateSupplierMappingResponse.mapping:type_name -> dropsync.events.v1.SupplierMapping
-	5,  // 38: dropsync.orders.v1.OrderService.GetOrder:input_type -> dropsync.orders.v1.GetOrderRequest
-	7,  // 39: dropsync.orders.v1.OrderService.ListOrders:input_type -> dropsync.orders.v1.ListOrdersRequest
-	9,  // 40: dropsync.orders.v1.OrderService.CountOrders:input_type -> dropsync.orders.v1.CountOrdersRequest
-	12, // 41: dropsync.orders.v1.OrderService.GetOrderHistory:input_type -> dropsync.orders.v1.GetOrderHistoryRequest
-	16, // 42: dropsync.orders.v1.OrderService.PlaceOrders:input_type -> dropsync.orders.v1.PlaceOrdersRequest
-	18, // 43: dropsync.orders.v1.OrderService.RetryOrders:input_type -> dropsync.orders.v1.RetryOrdersRequest
-	20, // 44: dropsync.orders.v1.OrderService.FulfillManually:input_type -> dropsync.orders.v1.FulfillManuallyRequest
-	22, // 45: dropsync.orders.v1.OrderService.ResyncOrder:input_type -> dropsync.orders.v1.ResyncOrderRequest
-	24, // 46: dropsync.orders.v1.OrderService.ResolveConflict:input_type -> dropsync.orders.v1.ResolveConflictRequest
-	26, // 47: dropsync.orders.v1.OrderService.WatchOrders:input_type -> dropsync.orders.v1.WatchOrdersRequest
-	28, // 48: dropsync.orders.v1.OrderService.GetStoreSettings:input_type -> dropsync.orders.v1.GetStoreSettingsRequest
-	30, // 49: dropsync.orders.v1.OrderService.UpdateStoreSettings:input_type -> dropsync.orders.v1.UpdateStoreSettingsRequest
-	32, // 50: dropsync.orders.v1.OrderService.ListSupplierMappings:input_type -> dropsync.orders.v1.ListSupplierMappingsRequest
-	34, // 51: dropsync.orders.v1.OrderService.UpdateSupplierMapping:input_type -> dropsync.orders.v1.UpdateSupplierMappingRequest
-	6,  // 52: dropsync.orders.v1.OrderService.GetOrder:output_type -> dropsync.orders.v1.GetOrderResponse
-	8,  // 53: dropsync.orders.v1.OrderService.ListOrders:output_type -> dropsync.orders.v1.ListOrdersResponse
-	11, // 54: dropsync.orders.v1.OrderService.CountOrders:output_type -> dropsync.orders.v1.CountOrdersResponse
-	14, // 55: dropsync.orders.v1.OrderService.GetOrderHistory:output_type -> dropsync.orders.v1.GetOrderHistoryResponse
-	17, // 56: dropsync.orders.v1.OrderService.PlaceOrders:output_type -> dropsync.orders.v1.PlaceOrdersResponse
-	19, // 57: dropsync.orders.v1.OrderService.RetryOrders:output_type -> dropsync.orders.v1.RetryOrdersResponse
-	21, // 58: dropsync.orders.v1.OrderService.FulfillManually:output_type -> dropsync.orders.v1.FulfillManuallyResponse
-	23, // 59: dropsync.orders.v1.OrderService.ResyncOrder:output_type -> dropsync.orders.v1.ResyncOrderResponse
-	25, // 60: dropsync.orders.v1.OrderService.ResolveConflict:output_type -> dropsync.orders.v1.ResolveConflictResponse
-	27, // 61: dropsync.orders.v1.OrderService.WatchOrders:output_type -> dropsync.orders.v1.WatchOrdersResponse
-	29, // 62: dropsync.orders.v1.OrderService.GetStoreSettings:output_type -> dropsync.orders.v1.GetStoreSettingsResponse
-	31, // 63: dropsync.orders.v1.OrderService.UpdateStoreSettings:output_type -> dropsync.orders.v1.UpdateStoreSettingsResponse
-	33, // 64: dropsync.orders.v1.OrderService.ListSupplierMappings:output_type -> dropsync.orders.v1.ListSupplierMappingsResponse
-	35, // 65: dropsync.orders.v1.OrderService.UpdateSupplierMapping:output_type -> dropsync.orders.v1.UpdateSupplierMappingResponse
-	52, // [52:66] is the sub-list for method output_type
-	38, // [38:52] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	38, // 4: dropsync.orders.v1.Shipment.latest_checkpoint:type_name -> dropsync.events.v1.TrackingCheckpoint
+	39, // 5: dropsync.orders.v1.Shipment.tracking_updated_at:type_name -> google.protobuf.Timestamp
+	40, // 6: dropsync.orders.v1.Order.platform:type_name -> dropsync.events.v1.Platform
+	41, // 7: dropsync.orders.v1.Order.tab:type_name -> dropsync.events.v1.Tab
+	1,  // 8: dropsync.orders.v1.Order.lines:type_name -> dropsync.orders.v1.OrderLine
+	2,  // 9: dropsync.orders.v1.Order.supplier_orders:type_name -> dropsync.orders.v1.SupplierOrderView
+	3,  // 10: dropsync.orders.v1.Order.shipments:type_name -> dropsync.orders.v1.Shipment
+	42, // 11: dropsync.orders.v1.Order.failure:type_name -> dropsync.events.v1.FailureReason
+	43, // 12: dropsync.orders.v1.Order.attention:type_name -> dropsync.events.v1.AttentionRaised
+	39, // 13: dropsync.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	39, // 14: dropsync.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 15: dropsync.orders.v1.GetOrderResponse.order:type_name -> dropsync.orders.v1.Order
+	41, // 16: dropsync.orders.v1.ListOrdersRequest.tab:type_name -> dropsync.events.v1.Tab
+	39, // 17: dropsync.orders.v1.ListOrdersRequest.created_after:type_name -> google.protobuf.Timestamp
+	39, // 18: dropsync.orders.v1.ListOrdersRequest.created_before:type_name -> google.protobuf.Timestamp
+	4,  // 19: dropsync.orders.v1.ListOrdersResponse.orders:type_name -> dropsync.orders.v1.Order
+	41, // 20: dropsync.orders.v1.TabCount.tab:type_name -> dropsync.events.v1.Tab
+	10, // 21: dropsync.orders.v1.CountOrdersResponse.counts:type_name -> dropsync.orders.v1.TabCount
+	44, // 22: dropsync.orders.v1.RecordedEvent.envelope:type_name -> dropsync.events.v1.Envelope
+	13, // 23: dropsync.orders.v1.GetOrderHistoryResponse.events:type_name -> dropsync.orders.v1.RecordedEvent
+	41, // 24: dropsync.orders.v1.OrderResult.tab:type_name -> dropsync.events.v1.Tab
+	15, // 25: dropsync.orders.v1.PlaceOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
+	15, // 26: dropsync.orders.v1.RetryOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
+	4,  // 27: dropsync.orders.v1.FulfillManuallyResponse.order:type_name -> dropsync.orders.v1.Order
+	4,  // 28: dropsync.orders.v1.ResyncOrderResponse.order:type_name -> dropsync.orders.v1.Order
+	4,  // 29: dropsync.orders.v1.ResolveConflictResponse.order:type_name -> dropsync.orders.v1.Order
+	41, // 30: dropsync.orders.v1.WatchOrdersRequest.tabs:type_name -> dropsync.events.v1.Tab
+	41, // 31: dropsync.orders.v1.WatchOrdersResponse.from:type_name -> dropsync.events.v1.Tab
+	41, // 32: dropsync.orders.v1.WatchOrdersResponse.to:type_name -> dropsync.events.v1.Tab
+	39, // 33: dropsync.orders.v1.WatchOrdersResponse.changed_at:type_name -> google.protobuf.Timestamp
+	45, // 34: dropsync.orders.v1.GetStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
+	45, // 35: dropsync.orders.v1.UpdateStoreSettingsRequest.settings:type_name -> dropsync.events.v1.StoreSettings
+	45, // 36: dropsync.orders.v1.UpdateStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
+	46, // 37: dropsync.orders.v1.ListSupplierMappingsResponse.mappings:type_name -> dropsync.events.v1.SupplierMapping
+	46, // 38: dropsync.orders.v1.UpdateSupplierMappingRequest.mapping:type_name -> dropsync.events.v1.SupplierMapping
+	46, // 39: dropsync.orders.v1.UpdateSupplierMappingResponse.mapping:type_name -> dropsync.events.v1.SupplierMapping
+	5,  // 40: dropsync.orders.v1.OrderService.GetOrder:input_type -> dropsync.orders.v1.GetOrderRequest
+	7,  // 41: dropsync.orders.v1.OrderService.ListOrders:input_type -> dropsync.orders.v1.ListOrdersRequest
+	9,  // 42: dropsync.orders.v1.OrderService.CountOrders:input_type -> dropsync.orders.v1.CountOrdersRequest
+	12, // 43: dropsync.orders.v1.OrderService.GetOrderHistory:input_type -> dropsync.orders.v1.GetOrderHistoryRequest
+	16, // 44: dropsync.orders.v1.OrderService.PlaceOrders:input_type -> dropsync.orders.v1.PlaceOrdersRequest
+	18, // 45: dropsync.orders.v1.OrderService.RetryOrders:input_type -> dropsync.orders.v1.RetryOrdersRequest
+	20, // 46: dropsync.orders.v1.OrderService.FulfillManually:input_type -> dropsync.orders.v1.FulfillManuallyRequest
+	22, // 47: dropsync.orders.v1.OrderService.ResyncOrder:input_type -> dropsync.orders.v1.ResyncOrderRequest
+	24, // 48: dropsync.orders.v1.OrderService.ResolveConflict:input_type -> dropsync.orders.v1.ResolveConflictRequest
+	26, // 49: dropsync.orders.v1.OrderService.WatchOrders:input_type -> dropsync.orders.v1.WatchOrdersRequest
+	28, // 50: dropsync.orders.v1.OrderService.GetStoreSettings:input_type -> dropsync.orders.v1.GetStoreSettingsRequest
+	30, // 51: dropsync.orders.v1.OrderService.UpdateStoreSettings:input_type -> dropsync.orders.v1.UpdateStoreSettingsRequest
+	32, // 52: dropsync.orders.v1.OrderService.ListSupplierMappings:input_type -> dropsync.orders.v1.ListSupplierMappingsRequest
+	34, // 53: dropsync.orders.v1.OrderService.UpdateSupplierMapping:input_type -> dropsync.orders.v1.UpdateSupplierMappingRequest
+	6,  // 54: dropsync.orders.v1.OrderService.GetOrder:output_type -> dropsync.orders.v1.GetOrderResponse
+	8,  // 55: dropsync.orders.v1.OrderService.ListOrders:output_type -> dropsync.orders.v1.ListOrdersResponse
+	11, // 56: dropsync.orders.v1.OrderService.CountOrders:output_type -> dropsync.orders.v1.CountOrdersResponse
+	14, // 57: dropsync.orders.v1.OrderService.GetOrderHistory:output_type -> dropsync.orders.v1.GetOrderHistoryResponse
+	17, // 58: dropsync.orders.v1.OrderService.PlaceOrders:output_type -> dropsync.orders.v1.PlaceOrdersResponse
+	19, // 59: dropsync.orders.v1.OrderService.RetryOrders:output_type -> dropsync.orders.v1.RetryOrdersResponse
+	21, // 60: dropsync.orders.v1.OrderService.FulfillManually:output_type -> dropsync.orders.v1.FulfillManuallyResponse
+	23, // 61: dropsync.orders.v1.OrderService.ResyncOrder:output_type -> dropsync.orders.v1.ResyncOrderResponse
+	25, // 62: dropsync.orders.v1.OrderService.ResolveConflict:output_type -> dropsync.orders.v1.ResolveConflictResponse
+	27, // 63: dropsync.orders.v1.OrderService.WatchOrders:output_type -> dropsync.orders.v1.WatchOrdersResponse
+	29, // 64: dropsync.orders.v1.OrderService.GetStoreSettings:output_type -> dropsync.orders.v1.GetStoreSettingsResponse
+	31, // 65: dropsync.orders.v1.OrderService.UpdateStoreSettings:output_type -> dropsync.orders.v1.UpdateStoreSettingsResponse
+	33, // 66: dropsync.orders.v1.OrderService.ListSupplierMappings:output_type -> dropsync.orders.v1.ListSupplierMappingsResponse
+	35, // 67: dropsync.orders.v1.OrderService.UpdateSupplierMapping:output_type -> dropsync.orders.v1.UpdateSupplierMappingResponse
+	54, // [54:68] is the sub-list for method output_type
+	40, // [40:54] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_orders_v1_orders_proto_init() }

@@ -1,11 +1,22 @@
 package aeapi_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
 )
@@ -110,5 +121,181 @@ func TestClassifyReadsCodeAsStringOrNumber(t *testing.T) {
 	}
 	if err := aeapi.Classify(&client.Response{StatusCode: 200, Body: []byte(`{"aliexpress_ds_order_list_response":{"result":{}}}`)}); err != nil {
 		t.Errorf("success classified as %v", err)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// gateway serves one recorded response body to every call.
+func gateway(t *testing.T, file string) *aeapi.Client {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return aeapi.New(aeapi.Config{BaseURL: srv.URL, AppKey: "app", AppSecret: "secret", AccessToken: "tok"})
+}
+
+// golden compares got, as indented JSON, with testdata/<name> (-update
+// rewrites it).
+func golden(t *testing.T, name string, got any) {
+	t.Helper()
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("%s differs (run with -update to accept):\n got %s\nwant %s", name, b, want)
+	}
+}
+
+// TestTrackingReadsCheckpoints: tracking.get's detail_node_list, as a
+// list or a bare object, time_stamp as a number or a string, listed in any
+// order, gives each parcel's checkpoints oldest first, its latest one and
+// whether it was delivered.
+func TestTrackingReadsCheckpoints(t *testing.T) {
+	pkgs, err := gateway(t, "tracking_get.json").Tracking(context.Background(), "8190000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "tracking_get.golden.json", pkgs)
+	if len(pkgs) != 4 {
+		t.Fatalf("%d packages, want 4", len(pkgs))
+	}
+	for i, want := range []struct {
+		latest    string
+		delivered bool
+		nodes     int
+	}{
+		{"Delivered", true, 3},
+		{"In transit", false, 1},
+		{"Delivery failed", false, 1},
+		{"", false, 0},
+	} {
+		p := pkgs[i]
+		if p.Latest.Name != want.latest || p.Delivered != want.delivered || len(p.Checkpoints) != want.nodes {
+			t.Errorf("package %s: latest %q delivered %v, %d checkpoints; want %q %v %d", p.LogisticsNo, p.Latest.Name, p.Delivered, len(p.Checkpoints), want.latest, want.delivered, want.nodes)
+		}
+	}
+	if at := pkgs[0].Latest.At.UnixMilli(); at != 1764300000000 {
+		t.Errorf("latest at %d", at)
+	}
+	if c := pkgs[0].Checkpoints; !c[0].At.Before(c[1].At) || !c[1].At.Before(c[2].At) {
+		t.Errorf("checkpoints not oldest first: %v", c)
+	}
+}
+
+func TestTrackingRefusesABadTimeStamp(t *testing.T) {
+	_, err := gateway(t, "tracking_get_bad_time.json").Tracking(context.Background(), "8190000000000001")
+	if err == nil || !strings.Contains(err.Error(), "time_stamp") {
+		t.Fatalf("a time_stamp that is not a number: %v", err)
+	}
+}
+
+func TestDeliveredText(t *testing.T) {
+	for _, tc := range []struct {
+		name, desc string
+		want       bool
+	}{
+		{"Delivered", "", true},
+		{"DELIVERED", "Package delivered", true},
+		{"", "Your package has been delivered", true},
+		{"Signed", "Signed for by the recipient", true},
+		{"In transit", "Delivered to the local post office box of the recipient", true},
+		{"Shipped", "The seller has shipped the package", false},
+		{"Out for delivery", "Out for delivery", false},
+		{"In transit", "Delivered to airline", false},
+		{"In transit", "Handed over to carrier: delivered to the carrier", false},
+		{"Not delivered", "", false},
+		{"Delivery exception", "Undelivered: address incomplete", false},
+		{"Delivered", "Delivery attempt failed", false},
+		{"", "The parcel could not be delivered", false},
+		{"", "Package returned to sender, delivered to the seller", false},
+		{"", "", false},
+	} {
+		if got := aeapi.DeliveredText(tc.name, tc.desc); got != tc.want {
+			t.Errorf("DeliveredText(%q, %q) = %v, want %v", tc.name, tc.desc, got, tc.want)
+		}
+	}
+}
+
+// TestTrackingFollowsTheSimulator: checkpoints added to a simulated parcel,
+// then its delivery, come back through tracking.get in order.
+func TestTrackingFollowsTheSimulator(t *testing.T) {
+	clock := aliexpresssim.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
+	sim := aliexpresssim.New(aliexpresssim.Config{Now: clock.Now, TokenTTL: 365 * 24 * time.Hour, VisibleAfter: time.Second})
+	sim.AddApp("app", "secret")
+	tok, err := sim.IssueToken("app", "buyer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.AddProduct(aliexpresssim.Product{ID: "1005001", SellerID: "9001", ShippingMethods: []string{"CAINIAO_STANDARD"},
+		SKUs: []aliexpresssim.SKU{{ID: "120001", Stock: 10, PriceCents: 100}}})
+	gw := httptest.NewServer(sim)
+	t.Cleanup(gw.Close)
+	api := aeapi.New(aeapi.Config{BaseURL: gw.URL, AppKey: "app", AppSecret: "secret", AccessToken: tok.AccessToken, Now: clock.Now,
+		HTTP: client.New(client.Config{MaxAttempts: 1})})
+	ctx := context.Background()
+	placed, err := api.CreateOrder(ctx, aeapi.PlaceRequest{OutOrderID: "out-1",
+		Address: aeapi.Address{ContactPerson: "Ada", FullName: "Ada", Address: "1 Main St", City: "Lyon", Province: "Rhone", Zip: "69001", Country: "FR", MobileNo: "600000000", PhoneCountry: "+33"},
+		Items:   []aeapi.PlaceItem{{ProductID: "1005001", Count: 1, LogisticsService: "CAINIAO_STANDARD"}}})
+	if err != nil || !placed.Success {
+		t.Fatalf("place: %v %+v", err, placed)
+	}
+	id, _ := strconv.ParseInt(placed.OrderIDs[0], 10, 64)
+	clock.Advance(time.Minute)
+	if err := sim.Pay(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Ship(id, "LP1", ""); err != nil {
+		t.Fatal(err)
+	}
+	read := func() aeapi.Package {
+		t.Helper()
+		pkgs, err := api.Tracking(ctx, placed.OrderIDs[0])
+		if err != nil || len(pkgs) != 1 {
+			t.Fatalf("tracking: %v %v", pkgs, err)
+		}
+		return pkgs[0]
+	}
+	if p := read(); p.Latest.Name != "Shipped" || p.Delivered || !p.Latest.At.Equal(clock.Now()) {
+		t.Fatalf("shipped: %+v", p)
+	}
+	clock.Advance(30 * time.Hour)
+	if err := sim.Checkpoint(id, "LP1", "In transit", "Arrived at the destination country"); err != nil {
+		t.Fatal(err)
+	}
+	if p := read(); p.Latest.Name != "In transit" || p.Delivered || !p.Latest.At.Equal(clock.Now()) || len(p.Checkpoints) != 2 {
+		t.Fatalf("in transit: %+v", p)
+	}
+	clock.Advance(50 * time.Hour)
+	if err := sim.Deliver(id, "LP1"); err != nil {
+		t.Fatal(err)
+	}
+	if p := read(); !p.Delivered || !p.Latest.At.Equal(clock.Now()) || len(p.Checkpoints) != 3 {
+		t.Fatalf("delivered: %+v", p)
+	}
+	if err := sim.Checkpoint(id, "LP1", "In transit", "again"); !errors.Is(err, aliexpresssim.ErrState) {
+		t.Errorf("checkpoint after delivery: %v", err)
+	}
+	if err := sim.Deliver(id, "LP9"); !errors.Is(err, aliexpresssim.ErrUnknown) {
+		t.Errorf("unknown parcel: %v", err)
 	}
 }

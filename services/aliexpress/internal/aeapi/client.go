@@ -50,9 +50,11 @@ type Config struct {
 	// OnCalls is told how many HTTP attempts each call made (the daily
 	// API budget counts them).
 	OnCalls func(n int)
-	// OnAuth is told when the credentials work (nil) or not (an *APIError
-	// whose Auth() is true, after a refresh was tried).
-	OnAuth func(err *APIError)
+	// OnHealth is told when a business call works (nil), or when
+	// AliExpress refuses the credentials (Auth(), after a refresh was
+	// tried) or the app's call limits (QuotaExhausted() or Throttled(),
+	// after the retries).
+	OnHealth func(err *APIError)
 }
 
 // Client calls AliExpress. It is safe for concurrent use.
@@ -153,12 +155,12 @@ func (c *Client) call(ctx context.Context, method, path string, biz url.Values) 
 			}
 		}
 	}
-	if c.cfg.OnAuth != nil && path == "" {
+	if c.cfg.OnHealth != nil && path == "" {
 		switch {
 		case err == nil:
-			c.cfg.OnAuth(nil)
-		case errors.As(err, &ae) && ae.Auth():
-			c.cfg.OnAuth(ae)
+			c.cfg.OnHealth(nil)
+		case errors.As(err, &ae) && (ae.Auth() || ae.QuotaExhausted() || ae.Throttled()):
+			c.cfg.OnHealth(ae)
 		}
 	}
 	return body, err

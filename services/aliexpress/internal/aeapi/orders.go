@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -217,6 +219,16 @@ type PackageItem struct {
 	Count            int
 }
 
+// Checkpoint is one event of a parcel's tracking (a detail_node).
+type Checkpoint struct {
+	// Name is tracking_name ("Shipped", "In transit", "Delivered").
+	Name string
+	// Desc is tracking_detail_desc, the carrier's text.
+	Desc string
+	// At is time_stamp (epoch milliseconds); zero when absent.
+	At time.Time
+}
+
 // Package is one parcel of an order, from tracking.get.
 type Package struct {
 	LogisticsNo string
@@ -224,6 +236,49 @@ type Package struct {
 	Service string
 	Carrier string
 	Items   []PackageItem
+	// Checkpoints are the parcel's tracking events, oldest first.
+	Checkpoints []Checkpoint
+	// Latest is the newest checkpoint; zero when there is none.
+	Latest Checkpoint
+	// Delivered: a newest checkpoint says the parcel was delivered
+	// ([DeliveredText]).
+	Delivered bool
+}
+
+// DeliveredText reports whether a checkpoint's name or description says
+// the parcel was delivered ("Delivered", "Package delivered, signed by
+// ..."), case-insensitively, and neither says that delivery failed or did
+// not happen ("Not delivered", "Undelivered", "Delivery attempt failed"),
+// nor is a hand-over between carriers ("Delivered to airline"). In doubt
+// it says no: a parcel taken for delivered is no longer followed.
+func DeliveredText(name, desc string) bool {
+	t := strings.ToLower(name + " | " + desc)
+	if !strings.Contains(t, "delivered") && !strings.Contains(t, "signed for") && !strings.Contains(t, "signed by") {
+		return false
+	}
+	return !slices.ContainsFunc(notDelivered, func(n string) bool { return strings.Contains(t, n) })
+}
+
+// notDelivered are words that, next to "delivered", mean it was not.
+var notDelivered = []string{
+	"not delivered", "not be delivered", "undelivered", "fail", "unable", "unsuccessful", "attempt",
+	"return", "to airline", "to carrier", "to the carrier", "to courier", "to linehaul", "to customs", "to sorting",
+}
+
+// latest is the newest of checkpoints sorted oldest first, and whether a
+// checkpoint of that same time says delivered.
+func latest(nodes []Checkpoint) (Checkpoint, bool) {
+	if len(nodes) == 0 {
+		return Checkpoint{}, false
+	}
+	newest := nodes[len(nodes)-1]
+	delivered := false
+	for _, n := range nodes {
+		if n.At.Equal(newest.At) && DeliveredText(n.Name, n.Desc) {
+			delivered = true
+		}
+	}
+	return newest, delivered
 }
 
 // Tracking reads an order's parcels: aliexpress.ds.order.tracking.get.
@@ -246,6 +301,7 @@ func (c *Client) Tracking(ctx context.Context, aeOrderID string) ([]Package, err
 		CarrierName      string `json:"carrier_name"`
 		LogisticsService string `json:"logistics_service"`
 		PackageItems     List   `json:"package_item_list"`
+		DetailNodes      List   `json:"detail_node_list"`
 	}
 	if err := r.Data.Lines.Items("tracking_detail", &lines); err != nil {
 		return nil, malformed(MethodTrackingGet, err.Error())
@@ -270,6 +326,27 @@ func (c *Client) Tracking(ctx context.Context, aeOrderID string) ([]Package, err
 		for _, it := range items {
 			p.Items = append(p.Items, PackageItem{ProductID: string(it.ItemID), SkuID: string(it.SkuID), Count: it.Quantity})
 		}
+		var nodes []struct {
+			TimeStamp ID     `json:"time_stamp"`
+			Name      string `json:"tracking_name"`
+			Desc      string `json:"tracking_detail_desc"`
+		}
+		if err := l.DetailNodes.Items("detail_node", &nodes); err != nil {
+			return nil, malformed(MethodTrackingGet, err.Error())
+		}
+		for _, n := range nodes {
+			c := Checkpoint{Name: n.Name, Desc: n.Desc}
+			if n.TimeStamp != "" {
+				ms, err := strconv.ParseInt(string(n.TimeStamp), 10, 64)
+				if err != nil {
+					return nil, malformed(MethodTrackingGet, "time_stamp "+string(n.TimeStamp))
+				}
+				c.At = time.UnixMilli(ms).UTC()
+			}
+			p.Checkpoints = append(p.Checkpoints, c)
+		}
+		slices.SortStableFunc(p.Checkpoints, func(a, b Checkpoint) int { return a.At.Compare(b.At) })
+		p.Latest, p.Delivered = latest(p.Checkpoints)
 		out = append(out, p)
 	}
 	return out, nil

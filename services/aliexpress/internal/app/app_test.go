@@ -25,6 +25,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type rig struct {
+	js     jetstream.JetStream
 	sim    *aliexpresssim.Sim
 	clock  *aliexpresssim.Clock
 	store  *app.Store
@@ -33,9 +34,25 @@ type rig struct {
 	budget *app.Budget
 }
 
-func newRig(tb testing.TB) *rig {
+// rigConfig adjusts newRig.
+type rigConfig struct {
+	budget  int
+	sync    func(*app.SyncConfig)
+	sim     aliexpresssim.Config
+	relaxed bool // a server that does not fsync every write
+}
+
+func newRig(tb testing.TB, opts ...func(*rigConfig)) *rig {
 	tb.Helper()
-	_, nc := natstest.Connect(tb)
+	rc := rigConfig{budget: 1000}
+	for _, o := range opts {
+		o(&rc)
+	}
+	connect := natstest.Connect
+	if rc.relaxed {
+		connect = natstest.ConnectRelaxed
+	}
+	_, nc := connect(tb)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		tb.Fatal(err)
@@ -49,7 +66,8 @@ func newRig(tb testing.TB) *rig {
 		tb.Fatal(err)
 	}
 	clock := aliexpresssim.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
-	sim := aliexpresssim.New(aliexpresssim.Config{Now: clock.Now, TokenTTL: 365 * 24 * time.Hour})
+	rc.sim.Now, rc.sim.TokenTTL = clock.Now, 365*24*time.Hour
+	sim := aliexpresssim.New(rc.sim)
 	sim.AddApp("app", "secret")
 	tok, _ := sim.IssueToken("app", "buyer")
 	for i := range 4 {
@@ -58,17 +76,26 @@ func newRig(tb testing.TB) *rig {
 	}
 	gw := httptest.NewServer(sim)
 	tb.Cleanup(gw.Close)
-	budget := app.NewBudget(1000, clock.Now)
+	budget, err := app.OpenBudget(ctx, store, "default", rc.budget, clock.Now, quiet)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	api := aeapi.New(aeapi.Config{BaseURL: gw.URL, AppKey: "app", AppSecret: "secret", AccessToken: tok.AccessToken, Now: clock.Now,
-		HTTP: client.New(client.Config{Logger: quiet}), OnCalls: budget.Add})
+		HTTP: client.New(client.Config{Logger: quiet, MaxAttempts: 1}), OnCalls: budget.Add})
 	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	cfg := app.SyncConfig{
+		Schedule:   domain.DefaultSchedule(),
+		SweepShare: 0.5,
+		MaxBackoff: time.Hour,
+		Quota:      domain.QuotaRule{Daily: 10, Interval: 10 * time.Minute},
+	}
+	if rc.sync != nil {
+		rc.sync(&cfg)
+	}
 	return &rig{
-		sim: sim, clock: clock, store: store, budget: budget,
+		js: js, sim: sim, clock: clock, store: store, budget: budget,
 		placer: app.NewPlacer(api, store, pub, clock.Now, 5, quiet),
-		syncer: app.NewSyncer(api, store, pub, budget, clock.Now, app.SyncConfig{
-			VisibleAfter: 10 * time.Second, MinRepoll: 15 * time.Minute,
-			Quota: domain.QuotaRule{Daily: 10, Interval: 10 * time.Minute},
-		}, quiet),
+		syncer: app.NewSyncer(api, store, pub, budget, clock.Now, cfg, quiet),
 	}
 }
 
@@ -76,7 +103,13 @@ func newRig(tb testing.TB) *rig {
 // AliExpress order id.
 func (r *rig) place(tb testing.TB, name string, n int) int64 {
 	tb.Helper()
-	env := &eventsv1.Envelope{EventId: "cmd-" + name, OrderId: "shopify:acme:" + name,
+	return r.placeFor(tb, "shopify:acme", name, n)
+}
+
+// placeFor places product n for order "<store>:<name>".
+func (r *rig) placeFor(tb testing.TB, store, name string, n int) int64 {
+	tb.Helper()
+	env := &eventsv1.Envelope{EventId: "cmd-" + name, OrderId: store + ":" + name,
 		Event: &eventsv1.Envelope_PlacementRequested{PlacementRequested: &eventsv1.PlacementRequested{
 			RequestId: "req-" + name,
 			Items:     []*eventsv1.SupplierItem{{LineItemId: "li-" + name, ProductId: fmt.Sprint(1005000 + n), ShippingMethod: "CAINIAO_STANDARD", Quantity: 1}},
@@ -105,65 +138,6 @@ func (r *rig) polled() []string {
 		}
 	}
 	return out
-}
-
-func TestBudgetGoesToOrdersPaidLongestAgoWithoutTracking(t *testing.T) {
-	r := newRig(t)
-	ctx := context.Background()
-	unpaid := r.place(t, "unpaid", 0)
-	recent := r.place(t, "recent", 1)
-	oldest := r.place(t, "oldest", 2)
-	middle := r.place(t, "middle", 3)
-	// Payments seen an hour apart: oldest, middle, recent.
-	for _, id := range []int64{oldest, middle, recent} {
-		if err := r.sim.Pay(id); err != nil {
-			t.Fatal(err)
-		}
-		r.clock.Advance(time.Hour)
-		if _, err := r.syncer.SyncAll(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.clock.Advance(time.Hour)
-	r.sim.ResetCalls()
-
-	res, err := r.syncer.PollBudgeted(ctx, 2)
-	if err != nil || res.Polled != 2 {
-		t.Fatalf("PollBudgeted(2) = %+v, %v", res, err)
-	}
-	want := []string{fmt.Sprintf(`{"order_id":%d}`, oldest), fmt.Sprintf(`{"order_id":%d}`, middle)}
-	if got := r.polled(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("with 2 calls polled %v, want the two paid longest ago %v", got, want)
-	}
-
-	// Shipped orders come after paid-without-tracking ones, unpaid last.
-	if err := r.sim.Ship(oldest, "LP1", ""); err != nil {
-		t.Fatal(err)
-	}
-	r.clock.Advance(time.Hour)
-	if _, err := r.syncer.PollBudgeted(ctx, 100); err != nil { // learns the tracking
-		t.Fatal(err)
-	}
-	r.clock.Advance(time.Hour)
-	r.sim.ResetCalls()
-	if _, err := r.syncer.PollBudgeted(ctx, 100); err != nil {
-		t.Fatal(err)
-	}
-	want = []string{fmt.Sprintf(`{"order_id":%d}`, middle), fmt.Sprintf(`{"order_id":%d}`, recent), fmt.Sprintf(`{"order_id":%d}`, oldest), fmt.Sprintf(`{"order_id":%d}`, unpaid)}
-	if got := r.polled(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("order of polls %v, want %v", got, want)
-	}
-	// The shipped order cost two calls (order + tracking): the budget saw them.
-	if used, _ := r.budget.Used(); used < 5 {
-		t.Errorf("budget used %d", used)
-	}
-
-	// Polled a minute ago: not again before MinRepoll.
-	r.clock.Advance(time.Minute)
-	r.sim.ResetCalls()
-	if res, _ := r.syncer.PollBudgeted(ctx, 100); res.Polled != 0 {
-		t.Errorf("polled %d orders within MinRepoll", res.Polled)
-	}
 }
 
 func TestAssignWithoutProductListSingleOrder(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 )
 
 // Health is the state of the AliExpress connection: healthy until
-// AliExpress refuses the credentials, healthy again after a call
-// succeeds. Each change is logged, and going unhealthy is counted
+// AliExpress refuses the credentials or the app's call limits, healthy
+// again after a call succeeds. Each change is logged, and going unhealthy is counted
 // (dropsync.aliexpress.connection.unhealthy). It is safe for concurrent use.
 type Health struct {
 	mu          sync.Mutex
@@ -60,8 +60,8 @@ func (h *Health) changed() {
 	}
 }
 
-// Observe is aeapi.Config.OnAuth: nil is a working call, an error a
-// refused credential.
+// Observe is aeapi.Config.OnHealth: nil is a working call, an error a
+// refused credential or call limit.
 func (h *Health) Observe(err *aeapi.APIError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -90,7 +90,11 @@ func (h *Health) Observe(err *aeapi.APIError) {
 			}
 		}
 		h.healthy, h.reason, h.changedAt = false, reason, now
-		h.log.Error("aliexpress connection unhealthy: the credentials were refused; renew the authorization", "reason", reason)
+		if err.Auth() {
+			h.log.Error("aliexpress connection unhealthy: the credentials were refused; renew the authorization", "reason", reason)
+		} else {
+			h.log.Error("aliexpress connection unhealthy: AliExpress refuses the app's calls over its call limits; polling backs off", "reason", reason)
+		}
 		h.changed()
 	}
 }
@@ -100,42 +104,4 @@ func (h *Health) State() HealthState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return HealthState{Healthy: h.healthy, Reason: h.reason, ChangedAt: h.changedAt, LastSuccess: h.lastSuccess, UnhealthyCount: h.unhealthy}
-}
-
-// Budget counts the API calls of the day (UTC) against a daily budget. It
-// is kept in memory: after a restart the day's count starts again, which
-// the platform's own quota still bounds.
-type Budget struct {
-	mu    sync.Mutex
-	now   func() time.Time
-	limit int
-	day   string
-	used  int
-}
-
-// NewBudget returns a budget of limit calls a day.
-func NewBudget(limit int, now func() time.Time) *Budget {
-	return &Budget{limit: limit, now: now}
-}
-
-// Add counts n calls (aeapi.Config.OnCalls).
-func (b *Budget) Add(n int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.roll()
-	b.used += n
-}
-
-func (b *Budget) roll() {
-	if d := b.now().UTC().Format(time.DateOnly); d != b.day {
-		b.day, b.used = d, 0
-	}
-}
-
-// Used returns today's calls and the daily limit.
-func (b *Budget) Used() (used, limit int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.roll()
-	return b.used, b.limit
 }

@@ -32,13 +32,33 @@ type Placer struct {
 	now        func() time.Time
 	log        *slog.Logger
 	maxDeliver int
+	settle     time.Duration
+	account    string
 }
 
 // NewPlacer returns a Placer. maxDeliver is the consumer's MaxDeliver: on
-// the last delivery a transient failure is published as
-// SupplierPlacementFailed (retryable) instead of being retried.
+// the last delivery (bus.Message.Last, or maxDeliver deliveries) a
+// transient failure is published as SupplierPlacementFailed (retryable)
+// instead of being retried, and a placement made is recorded whatever the
+// delivery's time left (see Handle).
 func NewPlacer(api *aeapi.Client, store *Store, pub Publisher, now func() time.Time, maxDeliver int, log *slog.Logger) *Placer {
-	return &Placer{api: api, store: store, pub: pub, now: now, maxDeliver: maxDeliver, log: log}
+	return &Placer{api: api, store: store, pub: pub, now: now, maxDeliver: maxDeliver, settle: settleWithin, log: log}
+}
+
+// SettleWithin sets how long the last delivery of a placement made keeps
+// trying to record it before it asks for a later delivery (default 30s),
+// and returns p. Call it before Handle runs.
+func (p *Placer) SettleWithin(d time.Duration) *Placer {
+	p.settle = d
+	return p
+}
+
+// ForAccount records the AliExpress account the Placer places through in
+// the orders it tracks, so that the account's Syncer follows them, and
+// returns p. Call it before Handle runs.
+func (p *Placer) ForAccount(name string) *Placer {
+	p.account = name
+	return p
 }
 
 // OutOrderID is the out_order_id of a placement: derived from the order id
@@ -51,6 +71,9 @@ func OutOrderID(orderID, key string) string {
 // Handle is the bus handler of PlacementRequested. It is idempotent: the
 // same command gives the same out_order_id, AliExpress answers with the
 // orders it created the first time, and the events have deterministic ids.
+// Its last delivery ends in a fact, SupplierOrderPlaced or
+// SupplierPlacementFailed; when NATS cannot store that fact for a while it
+// returns bus.RetryLater, never an error that dead-letters the command.
 func (p *Placer) Handle(ctx context.Context, m *bus.Message) error {
 	env := m.Envelope
 	req := env.GetPlacementRequested()
@@ -59,8 +82,9 @@ func (p *Placer) Handle(ctx context.Context, m *bus.Message) error {
 	}
 	orderID := env.GetOrderId()
 	log := p.log.With("order_id", orderID, "request_id", req.GetRequestId())
+	last := m.LastDelivery(p.maxDeliver)
 	if len(req.GetItems()) == 0 || req.GetRequestId() == "" {
-		return p.fail(ctx, env, req, &eventsv1.FailureReason{Code: domain.ReasonInvalidPlacement, Message: "placement without items or request id"})
+		return p.failed(ctx, env, req, &eventsv1.FailureReason{Code: domain.ReasonInvalidPlacement, Message: "placement without items or request id"}, last)
 	}
 	items := make([]aeapi.PlaceItem, len(req.GetItems()))
 	for i, it := range req.GetItems() {
@@ -72,48 +96,110 @@ func (p *Placer) Handle(ctx context.Context, m *bus.Message) error {
 		Items:      items,
 	})
 	if err != nil {
-		last := m.Deliveries >= uint64(p.maxDeliver)
 		var ae *aeapi.APIError
 		switch {
 		case errors.As(err, &ae) && !client.IsRetryable(err):
 			log.WarnContext(ctx, "aliexpress refused the placement", "code", ae.Code, "sub_code", ae.SubCode)
-			return p.fail(ctx, env, req, domain.Failure(ae.Msg, ae.SubCode, ae.Code))
+			return p.failed(ctx, env, req, domain.Failure(ae.Msg, ae.SubCode, ae.Code), last)
 		case !last:
 			return err // retried by the consumer with backoff
 		default:
 			log.ErrorContext(ctx, "placement failed on its last delivery", "err", err)
-			return p.fail(ctx, env, req, &eventsv1.FailureReason{
+			return p.failed(ctx, env, req, &eventsv1.FailureReason{
 				Code:      domain.ReasonUnavailable,
 				Message:   "AliExpress did not answer the placement; it may have been placed, check before placing again: " + err.Error(),
 				Retryable: true,
-			})
+			}, last)
 		}
 	}
 	if !res.Success {
 		log.WarnContext(ctx, "aliexpress refused the placement", "code", res.ErrorCode)
-		return p.fail(ctx, env, req, domain.Failure(res.ErrorMsg, res.ErrorCode))
+		return p.failed(ctx, env, req, domain.Failure(res.ErrorMsg, res.ErrorCode), last)
 	}
 	orders, tracked, err := Assign(res, req.GetItems())
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("placement %s of %s: %w", req.GetRequestId(), orderID, err))
 	}
 	now := p.now()
+	for i := range tracked {
+		tracked[i].OrderID, tracked[i].RequestID, tracked[i].PlacedAt = orderID, req.GetRequestId(), now
+		tracked[i].Account = p.account
+	}
+	out := p.envelope(env, "placed", req.GetRequestId())
+	out.Event = &eventsv1.Envelope_SupplierOrderPlaced{SupplierOrderPlaced: &eventsv1.SupplierOrderPlaced{RequestId: req.GetRequestId(), Orders: orders}}
+	if !last {
+		if err := p.record(ctx, tracked, out); err != nil {
+			return err // retried: placing again gives the same orders
+		}
+		log.InfoContext(ctx, "placed with aliexpress", "ae_orders", len(orders))
+		return nil
+	}
+	// The last delivery: the orders are placed, so the command ends in
+	// SupplierOrderPlaced, whatever time the delivery had left. If NATS
+	// stays away through settleWithin, it comes again later rather than
+	// going to the dead letters: placing again is safe (the same
+	// out_order_id gives the same orders, the event id is the same), and
+	// losing the fact would leave the order waiting for its supplier for
+	// good.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.settle)
+	defer cancel()
+	if err := retrying(sctx, func(ctx context.Context) error { return p.record(ctx, tracked, out) }); err != nil {
+		log.ErrorContext(ctx, "placed with aliexpress, fact not recorded on the last delivery; will place again later",
+			"ae_orders", len(orders), "err", err, "delay", laterDelay)
+		return bus.RetryLater(fmt.Errorf("placement %s of %s placed, not recorded: %w", req.GetRequestId(), orderID, err), laterDelay)
+	}
+	log.InfoContext(ctx, "placed with aliexpress", "ae_orders", len(orders))
+	return nil
+}
+
+// Bounds of recording a placement's outcome on its last delivery.
+const (
+	// factTimeout bounds one attempt at storing a fact.
+	factTimeout = 10 * time.Second
+	// settleWithin is the default bound of the attempts at recording a
+	// placement made on its last delivery, past the delivery's own
+	// deadline (Placer.SettleWithin).
+	settleWithin = 30 * time.Second
+	// laterDelay is how long a last delivery whose outcome could not be
+	// recorded waits for its next delivery.
+	laterDelay = time.Minute
+)
+
+// record tracks the placed orders (kept when already tracked: a
+// redelivery keeps what polls learnt) and publishes their
+// SupplierOrderPlaced. It is idempotent.
+func (p *Placer) record(ctx context.Context, tracked []domain.Tracked, placed *eventsv1.Envelope) error {
 	for _, t := range tracked {
-		t.OrderID, t.RequestID, t.PlacedAt = orderID, req.GetRequestId(), now
 		if old, ok := p.store.Get(t.AEOrderID); ok {
-			t = old // placed before (a redelivery): keep what polls learnt
+			t = old
 		}
 		if err := p.store.Put(ctx, t); err != nil {
 			return err
 		}
 	}
-	out := p.envelope(env, "placed", req.GetRequestId())
-	out.Event = &eventsv1.Envelope_SupplierOrderPlaced{SupplierOrderPlaced: &eventsv1.SupplierOrderPlaced{RequestId: req.GetRequestId(), Orders: orders}}
-	if err := p.pub.Publish(ctx, bus.SupplierSubject(orderID), out); err != nil {
-		return err
+	return p.pub.Publish(ctx, bus.SupplierSubject(placed.GetOrderId()), placed)
+}
+
+// retrying calls f, each attempt bounded by factTimeout, until it succeeds
+// or ctx ends; the pause between attempts doubles from 100ms up to 2s.
+func retrying(ctx context.Context, f func(context.Context) error) error {
+	pause := 100 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, factTimeout)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 2*time.Second)
 	}
-	log.InfoContext(ctx, "placed with aliexpress", "ae_orders", len(orders))
-	return nil
 }
 
 func (p *Placer) envelope(cmd *eventsv1.Envelope, fact, requestID string) *eventsv1.Envelope {
@@ -135,10 +221,22 @@ func (p *Placer) envelope(cmd *eventsv1.Envelope, fact, requestID string) *event
 	}
 }
 
-func (p *Placer) fail(ctx context.Context, cmd *eventsv1.Envelope, req *eventsv1.PlacementRequested, reason *eventsv1.FailureReason) error {
+// failed publishes SupplierPlacementFailed, with time of its own: the
+// delivery's may be spent (AliExpress took it). A fact that cannot be
+// stored is retried by the consumer; on the last delivery it comes again
+// later instead of going to the dead letters.
+func (p *Placer) failed(ctx context.Context, cmd *eventsv1.Envelope, req *eventsv1.PlacementRequested, reason *eventsv1.FailureReason, last bool) error {
 	out := p.envelope(cmd, "placement-failed", req.GetRequestId())
 	out.Event = &eventsv1.Envelope_SupplierPlacementFailed{SupplierPlacementFailed: &eventsv1.SupplierPlacementFailed{RequestId: req.GetRequestId(), Reason: reason}}
-	return p.pub.Publish(ctx, bus.SupplierSubject(cmd.GetOrderId()), out)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), factTimeout)
+	defer cancel()
+	err := p.pub.Publish(pctx, bus.SupplierSubject(cmd.GetOrderId()), out)
+	if err != nil && last {
+		p.log.ErrorContext(ctx, "placement failure not recorded on the last delivery; will try again later",
+			"order_id", cmd.GetOrderId(), "request_id", req.GetRequestId(), "code", reason.GetCode(), "err", err, "delay", laterDelay)
+		return bus.RetryLater(fmt.Errorf("placement %s of %s failed (%s), not recorded: %w", req.GetRequestId(), cmd.GetOrderId(), reason.GetCode(), err), laterDelay)
+	}
+	return err
 }
 
 // Assign maps the AliExpress orders of a placement back to the store lines

@@ -18,7 +18,8 @@ import (
 )
 
 // Bucket is the JetStream KV bucket of the connector's state: open orders
-// ("order.<ae order id>") and manual sync quotas ("quota.<scope>").
+// ("order.<ae order id>"), manual sync quotas ("quota.<scope>") and each
+// account's API calls of the day ("budget.<account>").
 const Bucket = "dropsync_aliexpress"
 
 // Store keeps the open AliExpress orders and the quotas durably, with the
@@ -74,9 +75,10 @@ func quotaKey(scope string) string {
 	return "quota." + strings.ReplaceAll(scope, ":", ".")
 }
 
-// Put stores a tracked order; a closed one is deleted.
+// Put stores a tracked order; one that is done (closed, or delivered:
+// domain.StageDone) is deleted, since it is never polled again.
 func (s *Store) Put(ctx context.Context, t domain.Tracked) error {
-	if t.Closed {
+	if domain.StageOf(&t) == domain.StageDone {
 		if err := s.kv.Delete(ctx, orderKey(t.AEOrderID)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("delete order %s: %w", t.AEOrderID, err)
 		}
@@ -152,6 +154,36 @@ func (s *Store) PutQuota(ctx context.Context, scope string, q domain.Quota, rev 
 	}
 	if err != nil {
 		return fmt.Errorf("put quota %s: %w", scope, err)
+	}
+	return nil
+}
+
+func budgetKey(account string) string { return "budget." + account }
+
+// BudgetUse reads an account's API calls of the day it last counted.
+func (s *Store) BudgetUse(ctx context.Context, account string) (domain.BudgetUse, error) {
+	e, err := s.kv.Get(ctx, budgetKey(account))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return domain.BudgetUse{}, nil
+	}
+	if err != nil {
+		return domain.BudgetUse{}, fmt.Errorf("get budget %s: %w", account, err)
+	}
+	var u domain.BudgetUse
+	if err := json.Unmarshal(e.Value(), &u); err != nil {
+		return domain.BudgetUse{}, fmt.Errorf("decode budget %s: %w", account, err)
+	}
+	return u, nil
+}
+
+// PutBudgetUse writes an account's API calls of the day.
+func (s *Store) PutBudgetUse(ctx context.Context, account string, u domain.BudgetUse) error {
+	b, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, budgetKey(account), b); err != nil {
+		return fmt.Errorf("put budget %s: %w", account, err)
 	}
 	return nil
 }

@@ -10,29 +10,42 @@ import (
 	"time"
 
 	"github.com/dropsync/dropsync/pkg/bus"
-	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
 )
 
 // SyncConfig tunes the Syncer.
 type SyncConfig struct {
-	// VisibleAfter: an order is not queried sooner after placing it.
-	VisibleAfter time.Duration
-	// MinRepoll: the continuous poll does not poll an order again sooner.
-	MinRepoll time.Duration
+	// Schedule shapes the continuous poll (domain.Schedule).
+	Schedule domain.ScheduleConfig
 	// PollInterval is the continuous poll's round; 0 turns it off.
 	PollInterval time.Duration
-	// SyncTimes are the daily fixed-time syncs (offsets from midnight UTC).
+	// SyncTimes are the daily fixed-time syncs (offsets from midnight
+	// UTC) of a store whose settings name none.
 	SyncTimes []time.Duration
+	// StoreSyncTimes gives a store's own fixed-time syncs (its
+	// supplier_sync_times setting); ok false: the store uses SyncTimes.
+	// Nil: every store uses SyncTimes.
+	StoreSyncTimes func(ctx context.Context, store string) (times []time.Duration, ok bool)
+	// SweepShare is the share of a round's calls that fixed-time syncs
+	// take while other orders are due (domain.Pick).
+	SweepShare float64
+	// MaxBackoff caps the pause after AliExpress refuses the app's calls
+	// over its limits (domain.LimitBackoff).
+	MaxBackoff time.Duration
 	// Quota is the manual sync quota per store.
 	Quota domain.QuotaRule
+	// Owns reports whether an open order is this account's; nil: every
+	// order is.
+	Owns func(*domain.Tracked) bool
 }
 
-// Syncer follows the open AliExpress orders and publishes supplier events
-// for what changed: at fixed times, on a manual "sync now" within its
-// quota, and continuously within the daily API budget. Polls run one at a
-// time.
+// Syncer follows one account's open AliExpress orders and publishes
+// supplier events for what changed: continuously, spending the account's
+// daily API budget where news is likeliest (domain.Schedule) at an even
+// pace over the day (domain.Pace); at each store's fixed sync times,
+// within the same budget; and on a manual "sync now" within its quota and
+// what is left of the day's budget. Polls run one at a time.
 type Syncer struct {
 	api    *aeapi.Client
 	store  *Store
@@ -42,24 +55,45 @@ type Syncer struct {
 	cfg    SyncConfig
 	log    *slog.Logger
 	mu     sync.Mutex
+
+	// Under mu.
+	backoff  domain.Backoff
+	sweeping map[string]sweepRun // store -> the fixed-time sync under way
+}
+
+// sweepRun is a fixed-time sync under way: when it was due and how many
+// orders it had then.
+type sweepRun struct {
+	at     time.Time
+	orders int
 }
 
 // NewSyncer returns a Syncer.
 func NewSyncer(api *aeapi.Client, store *Store, pub Publisher, budget *Budget, now func() time.Time, cfg SyncConfig, log *slog.Logger) *Syncer {
-	return &Syncer{api: api, store: store, pub: pub, budget: budget, now: now, cfg: cfg, log: log}
+	return &Syncer{api: api, store: store, pub: pub, budget: budget, now: now, cfg: cfg, log: log, sweeping: map[string]sweepRun{}}
 }
 
 // Result counts what a sync did: orders polled successfully, events
-// published, and orders whose poll failed.
+// published, orders whose poll failed, and orders left for lack of
+// budget.
 type Result struct {
-	Polled, Published, Failed int
+	Polled, Published, Failed, Skipped int
 }
 
-// errStop: AliExpress refuses every call for now (credentials, quota):
+// stopRound: AliExpress refuses every call for now (credentials, limits):
 // the round stops.
 func stopRound(err error) bool {
 	var ae *aeapi.APIError
-	return errors.As(err, &ae) && (ae.Auth() || ae.QuotaExhausted())
+	return errors.As(err, &ae) && (ae.Auth() || ae.QuotaExhausted() || ae.Throttled())
+}
+
+// limited is the AliExpress call-limit error in err, if any.
+func limited(err error) (*aeapi.APIError, bool) {
+	var ae *aeapi.APIError
+	if errors.As(err, &ae) && (ae.QuotaExhausted() || ae.Throttled()) {
+		return ae, true
+	}
+	return nil, false
 }
 
 // poll reads one order (and its parcels when it may have some), publishes
@@ -102,7 +136,8 @@ func (s *Syncer) poll(ctx context.Context, t domain.Tracked) (int, error) {
 				if len(items) == 0 {
 					items = nil
 				}
-				obs.Packages = append(obs.Packages, domain.Package{LogisticsNo: p.LogisticsNo, Service: svc, Items: items})
+				obs.Packages = append(obs.Packages, domain.Package{LogisticsNo: p.LogisticsNo, Service: svc, Items: items,
+					Latest: domain.Checkpoint(p.Latest), Delivered: p.Delivered})
 			}
 		}
 		if !obs.FromTracking {
@@ -123,27 +158,43 @@ func (s *Syncer) poll(ctx context.Context, t domain.Tracked) (int, error) {
 	return len(d.Events), nil
 }
 
-// visible reports whether t may be queried at now.
-func (s *Syncer) visible(t domain.Tracked, now time.Time) bool {
-	return !t.Closed && now.Sub(t.PlacedAt) >= s.cfg.VisibleAfter
+// observe notes the outcome of a poll for the limit backoff. Callers
+// hold mu.
+func (s *Syncer) observe(ctx context.Context, err error) {
+	now := s.now()
+	if ae, ok := limited(err); ok {
+		s.backoff = s.backoff.Limited(now, ae.QuotaExhausted(), s.cfg.MaxBackoff)
+		s.log.WarnContext(ctx, "aliexpress call limit: polling paused", "until", s.backoff.Until, "quota_exhausted", ae.QuotaExhausted(), "err", err)
+		return
+	}
+	if err == nil {
+		s.backoff = domain.Backoff{}
+	}
 }
 
-// SyncAll polls every open order that match accepts (nil: all), ignoring
-// the budget: the fixed-time and manual syncs. It goes on past an order
-// that fails, and stops when AliExpress refuses every call.
+// SyncAll polls, now and at once, every open order that match accepts
+// (nil: all), most urgent first, while what is left of the day's budget
+// lasts: the manual sync. It goes on past an order that fails, and stops
+// when AliExpress refuses every call.
 func (s *Syncer) SyncAll(ctx context.Context, match func(domain.Tracked) bool) (Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	open := s.store.Open()
-	slices.SortFunc(open, func(a, b domain.Tracked) int { return a.PlacedAt.Compare(b.PlacedAt) })
+	open := s.open()
+	_, limit := s.budget.Used()
 	var r Result
 	var errs []error
-	for _, t := range open {
-		if !s.visible(t, now) || match != nil && !match(t) {
+	for _, d := range domain.Schedule(open, now, float64(limit), nil, s.cfg.Schedule) {
+		t := open[d.Index]
+		if now.Sub(t.PlacedAt) < s.cfg.Schedule.VisibleAfter || match != nil && !match(t) {
+			continue
+		}
+		if s.budget.Left() < d.Cost {
+			r.Skipped++
 			continue
 		}
 		n, err := s.poll(ctx, t)
+		s.observe(ctx, err)
 		r.Published += n
 		if err != nil {
 			r.Failed++
@@ -155,36 +206,93 @@ func (s *Syncer) SyncAll(ctx context.Context, match func(domain.Tracked) bool) (
 		}
 		r.Polled++
 	}
+	if r.Skipped > 0 {
+		s.log.WarnContext(ctx, "manual sync: today's API budget is spent; orders left to the continuous poll", "skipped", r.Skipped)
+	}
 	return r, errors.Join(errs...)
 }
 
-// PollBudgeted spends up to calls API calls on the open orders that matter
-// most (domain.Plan): paid longest ago without tracking first, then
-// shipped orders, then unpaid ones.
-func (s *Syncer) PollBudgeted(ctx context.Context, calls int) (Result, error) {
+// sweeps are the latest fixed-time sync of every store with open orders,
+// by its own schedule or the default one.
+func (s *Syncer) sweeps(ctx context.Context, open []domain.Tracked, now time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	for i := range open {
+		store := open[i].StoreKey()
+		if _, done := out[store]; done {
+			continue
+		}
+		times := s.cfg.SyncTimes
+		if s.cfg.StoreSyncTimes != nil {
+			if own, ok := s.cfg.StoreSyncTimes(ctx, store); ok {
+				times = own
+			}
+		}
+		out[store] = domain.LastSyncTime(now, times)
+	}
+	return out
+}
+
+// logSweeps logs each store's fixed-time sync as it starts (with the
+// orders and calls it needs against the budget's pace) and as it ends.
+// Callers hold mu.
+func (s *Syncer) logSweeps(ctx context.Context, due []domain.Due, sweeps map[string]time.Time, open []domain.Tracked) {
+	pending := map[string]int{}
+	calls := map[string]int{}
+	for _, d := range due {
+		if d.Sweep {
+			store := open[d.Index].StoreKey()
+			pending[store]++
+			calls[store] += d.Cost
+		}
+	}
+	used, limit := s.budget.Used()
+	for store, n := range pending {
+		run, ok := s.sweeping[store]
+		if ok && run.at.Equal(sweeps[store]) {
+			continue
+		}
+		s.sweeping[store] = sweepRun{at: sweeps[store], orders: n}
+		s.log.InfoContext(ctx, "fixed-time sync started", "store", store, "due_at", sweeps[store], "orders", n, "calls", calls[store],
+			"budget_used", used, "budget_limit", limit, "spread", calls[store] > s.budget.Allowance())
+	}
+	for store, run := range s.sweeping {
+		if pending[store] == 0 {
+			delete(s.sweeping, store)
+			s.log.InfoContext(ctx, "fixed-time sync done", "store", store, "due_at", run.at, "orders", run.orders, "took", s.now().Sub(run.at).Round(time.Second))
+		}
+	}
+}
+
+// PollDue is one round of the continuous poll: it polls the orders due now
+// (domain.Schedule, domain.Pick) within the calls the budget's pace
+// allows, unless AliExpress's limits paused polling.
+func (s *Syncer) PollDue(ctx context.Context) (Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var r Result
-	if calls <= 0 {
+	now := s.now()
+	if s.backoff.Paused(now) {
 		return r, nil
 	}
-	plan := domain.Plan(s.store.Open(), s.now(), domain.PlanConfig{VisibleAfter: s.cfg.VisibleAfter, MinRepoll: s.cfg.MinRepoll})
-	spent := 0
-	for _, t := range plan {
-		if spent >= calls {
-			break
-		}
-		before, _ := s.budget.Used()
-		n, err := s.poll(ctx, t)
-		after, _ := s.budget.Used()
-		spent += max(after-before, 1)
+	allowance := s.budget.Allowance()
+	open := s.open()
+	sweeps := s.sweeps(ctx, open, now)
+	_, limit := s.budget.Used()
+	due := domain.Schedule(open, now, float64(limit), sweeps, s.cfg.Schedule)
+	s.logSweeps(ctx, due, sweeps, open)
+	if allowance <= 0 {
+		return r, nil
+	}
+	for _, d := range domain.Pick(due, now, allowance, s.cfg.SweepShare) {
+		n, err := s.poll(ctx, open[d.Index])
+		s.observe(ctx, err)
 		r.Published += n
 		if err != nil {
 			r.Failed++
 			if stopRound(err) || ctx.Err() != nil {
 				return r, err
 			}
-			s.log.WarnContext(ctx, "poll failed", "ae_order_id", t.AEOrderID, "err", err)
+			s.log.WarnContext(ctx, "poll failed", "ae_order_id", d.AEOrderID, "err", err)
 			continue
 		}
 		r.Polled++
@@ -192,8 +300,7 @@ func (s *Syncer) PollBudgeted(ctx context.Context, calls int) (Result, error) {
 	return r, nil
 }
 
-// RunContinuous polls every PollInterval with the round's share of the
-// daily budget, until ctx ends.
+// RunContinuous runs PollDue every PollInterval until ctx ends.
 func (s *Syncer) RunContinuous(ctx context.Context) error {
 	if s.cfg.PollInterval <= 0 {
 		return nil
@@ -206,155 +313,47 @@ func (s *Syncer) RunContinuous(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		used, limit := s.budget.Used()
-		calls := domain.Allowance(limit, used, s.now(), s.cfg.PollInterval)
-		if calls == 0 {
-			continue
-		}
-		if _, err := s.PollBudgeted(ctx, calls); err != nil && ctx.Err() == nil {
+		if _, err := s.PollDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "continuous poll stopped for this round", "err", err)
 		}
 	}
 }
 
-// RunSchedule syncs every open order at the fixed times, until ctx ends.
-func (s *Syncer) RunSchedule(ctx context.Context) error {
-	for {
-		now := s.now()
-		next := domain.NextSyncTime(now, s.cfg.SyncTimes)
-		if next.IsZero() {
-			return nil
-		}
-		timer := time.NewTimer(next.Sub(now))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-timer.C:
-		}
-		r, err := s.SyncAll(ctx, nil)
-		s.log.InfoContext(ctx, "fixed-time sync", "polled", r.Polled, "published", r.Published, "err", err)
-	}
-}
-
-// ErrInvalidID: a store or order id in a sync request is malformed.
-var ErrInvalidID = errors.New("invalid id")
-
-// Scopes are the quota scopes a manual sync of stores and orders uses:
-// each store named directly or through an order, or "*" for everything.
-func Scopes(stores, orders []string) ([]string, error) {
-	var scopes []string
-	add := func(s string) {
-		if !slices.Contains(scopes, s) {
-			scopes = append(scopes, s)
-		}
-	}
-	for _, s := range stores {
-		if s == "*" {
-			add(s)
-			continue
-		}
-		p, store, err := order.ParseStoreKey(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: store %q: %w", ErrInvalidID, s, err)
-		}
-		add(order.StoreKey(p, store))
-	}
-	for _, o := range orders {
-		id, err := order.ParseID(o)
-		if err != nil {
-			return nil, fmt.Errorf("%w: order %q: %w", ErrInvalidID, o, err)
-		}
-		add(id.StoreKey())
-	}
-	if len(scopes) == 0 {
-		scopes = []string{"*"}
-	}
-	return scopes, nil
-}
-
-// SyncNow is the manual sync: it takes one use of each scope's quota (all
-// or none) and polls the open orders of the named stores and orders.
-func (s *Syncer) SyncNow(ctx context.Context, stores, orders []string) (Result, []string, error) {
-	scopes, err := Scopes(stores, orders)
-	if err != nil {
-		return Result{}, nil, err
-	}
-	if err := s.takeQuota(ctx, scopes); err != nil {
-		return Result{}, scopes, err
-	}
-	all := slices.Contains(scopes, "*")
-	r, err := s.SyncAll(ctx, func(t domain.Tracked) bool {
-		return all || slices.Contains(stores, t.StoreKey()) || slices.Contains(orders, t.OrderID)
-	})
-	return r, scopes, err
-}
-
-// takeQuota takes one manual sync of every scope, or none.
-func (s *Syncer) takeQuota(ctx context.Context, scopes []string) error {
-	for range 5 {
-		now := s.now()
-		type take struct {
-			scope string
-			q     domain.Quota
-			rev   uint64
-		}
-		var takes []take
-		for _, sc := range scopes {
-			q, rev, err := s.store.Quota(ctx, sc)
-			if err != nil {
-				return err
-			}
-			nq, err := q.Take(sc, now, s.cfg.Quota)
-			if err != nil {
-				return err
-			}
-			takes = append(takes, take{sc, nq, rev})
-		}
-		conflict := false
-		for _, t := range takes {
-			if err := s.store.PutQuota(ctx, t.scope, t.q, t.rev); errors.Is(err, ErrQuotaConflict) {
-				conflict = true
-				break
-			} else if err != nil {
-				return err
-			}
-		}
-		if !conflict {
-			return nil
-		}
-	}
-	return ErrQuotaConflict
-}
-
-// QuotaState is a scope's manual sync quota now.
-type QuotaState struct {
-	Scope            string
-	Limit, Used      int
-	Interval         time.Duration
-	NextAllowed, Res time.Time
-}
-
-// Quota returns a scope's manual sync quota.
-func (s *Syncer) Quota(ctx context.Context, scope string) (QuotaState, error) {
-	if scope == "" {
-		scope = "*"
-	}
-	if scope != "*" {
-		sc, err := Scopes([]string{scope}, nil)
-		if err != nil {
-			return QuotaState{}, err
-		}
-		scope = sc[0]
-	}
-	q, _, err := s.store.Quota(ctx, scope)
-	if err != nil {
-		return QuotaState{}, err
-	}
+// Next is the account's sync outlook: the next fixed-time sync of any
+// store (zero when none) and when polling resumes after a limit pause
+// (zero when not paused).
+func (s *Syncer) Next() (fixed, resume time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
-	return QuotaState{Scope: scope, Limit: s.cfg.Quota.Daily, Used: q.Used(now), Interval: s.cfg.Quota.Interval,
-		NextAllowed: q.NextAllowed(now, s.cfg.Quota), Res: domain.ResetsAt(now)}, nil
+	fixed = domain.NextSyncTime(now, s.cfg.SyncTimes)
+	if s.backoff.Paused(now) {
+		resume = s.backoff.Until
+	}
+	return fixed, resume
 }
 
 // Budget returns today's API calls and the daily budget.
 func (s *Syncer) Budget() (used, limit int) { return s.budget.Used() }
+
+// Account is the name of the account the Syncer follows.
+func (s *Syncer) Account() string { return s.budget.account }
+
+// Own makes the Syncer follow only the open orders owns accepts (the
+// account's, Accounts.Owns). Call it before the Syncer runs.
+func (s *Syncer) Own(owns func(*domain.Tracked) bool) { s.cfg.Owns = owns }
+
+// RunBudget keeps the account's budget use durable (Budget.Run).
+func (s *Syncer) RunBudget(ctx context.Context) error { return s.budget.Run(ctx) }
+
+// Open is how many open orders the Syncer follows.
+func (s *Syncer) Open() int { return len(s.open()) }
+
+// open are the account's open orders.
+func (s *Syncer) open() []domain.Tracked {
+	all := s.store.Open()
+	if s.cfg.Owns == nil {
+		return all
+	}
+	return slices.DeleteFunc(all, func(t domain.Tracked) bool { return !s.cfg.Owns(&t) })
+}

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -81,6 +82,17 @@ func TestDecide(t *testing.T) {
 		t.Shipments = []domain.Shipment{{ShipmentID: domain.ShipmentID(t.AEOrderID, "LP1"), LogisticsNo: "LP1", LineQty: map[string]int32{"li-1": 2}, Items: "1005001/120001x2"}}
 		return t
 	}
+	// at gives a package its newest checkpoint, d after t0.
+	at := func(p domain.Package, name string, d time.Duration, delivered bool) domain.Package {
+		p.Latest, p.Delivered = domain.Checkpoint{Name: name, Desc: name + " (carrier)", At: t0.Add(d)}, delivered
+		return p
+	}
+	// checkpointed says the first shipment's checkpoint at t0+d was published.
+	checkpointed := func(t domain.Tracked, d time.Duration, delivered bool) domain.Tracked {
+		t.Shipments = slices.Clone(t.Shipments)
+		t.Shipments[0].LastCheckpoint, t.Shipments[0].Delivered = t0.Add(d), delivered
+		return t
+	}
 	canceledKids := []domain.Child{{ProductID: "1005001", Count: 2, EndReason: "CANCELED"}, {ProductID: "1005003", Count: 1, EndReason: "IN_CANCEL"}}
 	for _, tc := range []struct {
 		name   string
@@ -155,6 +167,78 @@ func TestDecide(t *testing.T) {
 			}},
 		{name: "finished", t: shipped(tracked()), obs: domain.Observation{Status: "FINISH", Children: children, Packages: []domain.Package{mugs}, FromTracking: true},
 			want: []string{"SupplierOrderFinished"}, closed: true},
+		{name: "shipped with a first checkpoint: the shipment, then its progress", t: paid(tracked()),
+			obs:  domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(mugs, "Shipped", 0, false)}, FromTracking: true},
+			want: []string{"SupplierShipmentCreated", "SupplierTrackingProgressed"},
+			check: func(t *testing.T, evs []*eventsv1.Envelope, next domain.Tracked) {
+				p := evs[1].GetSupplierTrackingProgressed()
+				if p.GetShipmentId() != evs[0].GetSupplierShipmentCreated().GetShipmentId() || p.GetTrackingNumber() != "LP1" || p.GetDelivered() ||
+					p.GetLatest().GetName() != "Shipped" || p.GetLatest().GetDescription() != "Shipped (carrier)" || !p.GetLatest().GetOccurredAt().AsTime().Equal(t0) {
+					t.Errorf("progress %v", p)
+				}
+				if !evs[1].GetOccurredAt().AsTime().Equal(t0) {
+					t.Errorf("occurred_at %v, want the checkpoint's time", evs[1].GetOccurredAt().AsTime())
+				}
+				if s := next.Shipments[0]; !s.LastCheckpoint.Equal(t0) || s.Delivered {
+					t.Errorf("shipment %+v", s)
+				}
+			}},
+		{name: "a newer checkpoint", t: checkpointed(shipped(tracked()), 0, false),
+			obs:  domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(mugs, "In transit", 30*time.Minute, false)}, FromTracking: true},
+			want: []string{"SupplierTrackingProgressed"},
+			check: func(t *testing.T, evs []*eventsv1.Envelope, next domain.Tracked) {
+				if !next.Shipments[0].LastCheckpoint.Equal(t0.Add(30 * time.Minute)) {
+					t.Errorf("last checkpoint %v", next.Shipments[0].LastCheckpoint)
+				}
+				if want := domain.EventID("8190000000000001", "progress:"+domain.ShipmentID("8190000000000001", "LP1")+":"+fmt.Sprint(t0.Add(30*time.Minute).UnixMilli())); evs[0].GetEventId() != want {
+					t.Errorf("event id %s, want one from the shipment and the checkpoint's time", evs[0].GetEventId())
+				}
+			}},
+		{name: "the same checkpoint again: nothing", t: checkpointed(shipped(tracked()), 0, false),
+			obs: domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(mugs, "Shipped", 0, false)}, FromTracking: true}},
+		{name: "an older checkpoint: nothing", t: checkpointed(shipped(tracked()), time.Hour, false),
+			obs: domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(mugs, "Shipped", 0, false)}, FromTracking: true}},
+		{name: "delivered, a line still to ship: still followed", t: checkpointed(shipped(tracked()), 0, false),
+			obs:  domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(mugs, "Delivered", time.Hour, true)}, FromTracking: true},
+			want: []string{"SupplierTrackingProgressed"},
+			check: func(t *testing.T, evs []*eventsv1.Envelope, next domain.Tracked) {
+				if !evs[0].GetSupplierTrackingProgressed().GetDelivered() || !next.Shipments[0].Delivered {
+					t.Errorf("not delivered: %v %+v", evs[0], next.Shipments[0])
+				}
+				if !next.DeliveredAt.IsZero() {
+					t.Errorf("delivered at %v with the coaster not shipped", next.DeliveredAt)
+				}
+			}},
+		{name: "every parcel delivered: no longer polled", t: checkpointed(shipped(tracked()), 0, true),
+			obs:  domain.Observation{Status: "WAIT_BUYER_ACCEPT_GOODS", Children: children, Packages: []domain.Package{at(mugs, "Delivered", 0, true), at(coaster, "Delivered", 2*time.Hour, true)}, FromTracking: true},
+			want: []string{"SupplierShipmentCreated", "SupplierTrackingProgressed"},
+			check: func(t *testing.T, evs []*eventsv1.Envelope, next domain.Tracked) {
+				if !next.DeliveredAt.Equal(now) {
+					t.Errorf("delivered at %v, want %v", next.DeliveredAt, now)
+				}
+			}},
+		{name: "delivered, the rest canceled: no longer polled", t: checkpointed(shipped(tracked()), 0, false),
+			obs: domain.Observation{Status: "WAIT_BUYER_ACCEPT_GOODS", Children: []domain.Child{children[0], {ProductID: "1005003", SkuID: "120003", Count: 1, EndReason: "CANCELED"}},
+				Packages: []domain.Package{at(mugs, "Delivered", time.Hour, true)}, FromTracking: true},
+			want: []string{"SupplierOrderCanceled", "SupplierTrackingProgressed"},
+			check: func(t *testing.T, evs []*eventsv1.Envelope, next domain.Tracked) {
+				if next.DeliveredAt.IsZero() {
+					t.Error("not done")
+				}
+			}},
+		{name: "nothing after delivery", t: checkpointed(shipped(tracked()), 0, true),
+			obs: domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(mugs, "Returned", 5*time.Hour, false)}, FromTracking: true}},
+		{name: "a renumbered parcel's checkpoint goes to its shipment", t: checkpointed(shipped(tracked()), 0, false),
+			obs: domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children,
+				Packages: []domain.Package{at(domain.Package{LogisticsNo: "LP1B", Service: "CAINIAO_STANDARD", Items: mugs.Items}, "In transit", time.Hour, false)}, FromTracking: true},
+			want: []string{"SupplierTrackingChanged", "SupplierTrackingProgressed"},
+			check: func(t *testing.T, evs []*eventsv1.Envelope, next domain.Tracked) {
+				if p := evs[1].GetSupplierTrackingProgressed(); p.GetShipmentId() != domain.ShipmentID("8190000000000001", "LP1") || p.GetTrackingNumber() != "LP1B" {
+					t.Errorf("progress %v", p)
+				}
+			}},
+		{name: "checkpoints of a parcel not published as a shipment: nothing", t: paid(tracked()),
+			obs: domain.Observation{Status: "SELLER_PART_SEND_GOODS", Children: children, Packages: []domain.Package{at(domain.Package{LogisticsNo: "LP9"}, "Shipped", 0, false)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := domain.Decide(tc.t, tc.obs, now)
@@ -186,48 +270,6 @@ func TestDecide(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestPlanOrdersPaidWithoutTrackingOldestFirst(t *testing.T) {
-	now := t0.Add(48 * time.Hour)
-	mk := func(id string, placed, paid, polled time.Time, shipped bool) domain.Tracked {
-		tr := domain.Tracked{AEOrderID: id, OrderID: "shopify:acme:" + id, PlacedAt: placed, PaidAt: paid, LastPolled: polled}
-		if shipped {
-			tr.Shipments = []domain.Shipment{{LogisticsNo: "LP" + id}}
-		}
-		return tr
-	}
-	open := []domain.Tracked{
-		mk("unpaid", t0, time.Time{}, time.Time{}, false),
-		mk("shipped-old-poll", t0, t0.Add(time.Hour), t0.Add(2*time.Hour), true),
-		mk("paid-recent", t0, t0.Add(30*time.Hour), t0.Add(31*time.Hour), false),
-		mk("paid-oldest", t0, t0.Add(time.Hour), t0.Add(40*time.Hour), false),
-		mk("just-placed", now.Add(-5*time.Second), time.Time{}, time.Time{}, false),
-		mk("polled-just-now", t0, t0.Add(time.Minute), now.Add(-time.Minute), false),
-		mk("shipped-new-poll", t0, t0.Add(time.Hour), t0.Add(20*time.Hour), true),
-	}
-	got := domain.Plan(open, now, domain.PlanConfig{VisibleAfter: 10 * time.Second, MinRepoll: 15 * time.Minute})
-	var ids []string
-	for _, g := range got {
-		ids = append(ids, g.AEOrderID)
-	}
-	want := []string{"paid-oldest", "paid-recent", "shipped-old-poll", "shipped-new-poll", "unpaid"}
-	if fmt.Sprint(ids) != fmt.Sprint(want) {
-		t.Errorf("plan %v, want %v", ids, want)
-	}
-}
-
-func TestAllowance(t *testing.T) {
-	noon := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	if got := domain.Allowance(1440, 720, noon, time.Minute); got != 1 {
-		t.Errorf("half the budget over half a day at 1/min: %d, want 1", got)
-	}
-	if got := domain.Allowance(7200, 0, noon, time.Minute); got != 9 {
-		t.Errorf("7200 over 721 rounds: %d, want 9", got)
-	}
-	if got := domain.Allowance(100, 100, noon, time.Minute); got != 0 {
-		t.Errorf("spent budget: %d, want 0", got)
 	}
 }
 

@@ -34,6 +34,11 @@ type Shipment struct {
 	// Items is the package's content as AliExpress listed it (product
 	// ids), to recognise the package when its number changes.
 	Items string `json:"items,omitempty"`
+	// LastCheckpoint is the time of the newest tracking checkpoint
+	// published (SupplierTrackingProgressed).
+	LastCheckpoint time.Time `json:"last_checkpoint,omitzero"`
+	// Delivered: a SupplierTrackingProgressed saying delivered was published.
+	Delivered bool `json:"delivered,omitzero"`
 }
 
 // Tracked is one AliExpress order the connector follows until it is
@@ -41,7 +46,10 @@ type Shipment struct {
 type Tracked struct {
 	AEOrderID string `json:"ae_order_id"`
 	// OrderID is the dropsync order id "<platform>:<store>:<store order id>".
-	OrderID   string    `json:"order_id"`
+	OrderID string `json:"order_id"`
+	// Account is the AliExpress account the order was placed through;
+	// empty for orders tracked before accounts were recorded.
+	Account   string    `json:"account,omitempty"`
 	RequestID string    `json:"request_id"`
 	Lines     []Line    `json:"lines"`
 	PlacedAt  time.Time `json:"placed_at"`
@@ -57,6 +65,9 @@ type Tracked struct {
 	LastPolled         time.Time `json:"last_polled,omitzero"`
 	// Closed: FINISH was seen and published; the order is no longer open.
 	Closed bool `json:"closed,omitempty"`
+	// DeliveredAt: tracking says every parcel was delivered; the order is
+	// no longer polled.
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 }
 
 // StoreKey is "<platform>:<store>" of the tracked order.
@@ -85,11 +96,25 @@ type Item struct {
 	Count            int
 }
 
+// Checkpoint is an observed tracking event of a parcel.
+type Checkpoint struct {
+	// Name and Desc are the supplier's texts (tracking_name,
+	// tracking_detail_desc).
+	Name, Desc string
+	// At is when it happened at the carrier.
+	At time.Time
+}
+
 // Package is an observed parcel. Items is nil when only the order-level
 // logistics fields named it (the content is then unknown).
 type Package struct {
 	LogisticsNo, Service string
 	Items                []Item
+	// Latest is the parcel's newest tracking checkpoint (tracking.get);
+	// zero when none is known.
+	Latest Checkpoint
+	// Delivered: the tracking says the parcel was delivered.
+	Delivered bool
 }
 
 // Observation is what a poll saw of an order.
@@ -148,7 +173,13 @@ type Decision struct {
 //     number;
 //   - SupplierOrderCanceled for children ended canceled: the whole order
 //     (no lines) when FINISH and every child was canceled, else the lines;
-//   - SupplierOrderFinished when FINISH and not everything was canceled.
+//   - SupplierOrderFinished when FINISH and not everything was canceled;
+//   - SupplierTrackingProgressed for a known shipment whose package's
+//     newest checkpoint is newer than the last one published, or which
+//     now says delivered; nothing after delivery.
+//
+// Once every line is shipped or canceled and every shipment delivered,
+// Next.DeliveredAt is set: the order is no longer polled.
 func Decide(t Tracked, o Observation, now time.Time) Decision {
 	next := t
 	next.Shipments = slices.Clone(t.Shipments)
@@ -190,6 +221,10 @@ func Decide(t Tracked, o Observation, now time.Time) Decision {
 		d.emit("canceled-lines:"+strings.Join(ids, ","), &eventsv1.Envelope{Event: &eventsv1.Envelope_SupplierOrderCanceled{SupplierOrderCanceled: &eventsv1.SupplierOrderCanceled{
 			SupplierOrderId: t.AEOrderID, Reason: "CANCELED", Lines: lines,
 		}}})
+	}
+	d.progress(o)
+	if next.DeliveredAt.IsZero() && d.delivered() {
+		next.DeliveredAt = now
 	}
 	if o.Status == "FINISH" {
 		if !allCanceled {
@@ -300,6 +335,64 @@ func (d *decision) shipments(o Observation) {
 			Lines:           lineQuantities(lines, d.t.Lines),
 		}}})
 	}
+}
+
+// progress publishes the newer checkpoints and deliveries of known
+// shipments. The event id derives from the shipment and the checkpoint's
+// time (and delivery), so a re-poll publishes a duplicate that is dropped.
+func (d *decision) progress(o Observation) {
+	for _, p := range o.Packages {
+		if p.Latest.At.IsZero() && !p.Delivered {
+			continue
+		}
+		i := slices.IndexFunc(d.t.Shipments, func(s Shipment) bool { return s.LogisticsNo == p.LogisticsNo })
+		if i < 0 {
+			continue
+		}
+		s := &d.t.Shipments[i]
+		if s.Delivered || !p.Latest.At.After(s.LastCheckpoint) && !p.Delivered {
+			continue
+		}
+		if p.Latest.At.After(s.LastCheckpoint) {
+			s.LastCheckpoint = p.Latest.At
+		}
+		s.Delivered = p.Delivered
+		fact := "progress:" + s.ShipmentID + ":" + strconv.FormatInt(p.Latest.At.UnixMilli(), 10)
+		if p.Delivered {
+			fact += ":delivered"
+		}
+		c := &eventsv1.TrackingCheckpoint{Name: p.Latest.Name, Description: p.Latest.Desc}
+		if !p.Latest.At.IsZero() {
+			c.OccurredAt = timestamppb.New(p.Latest.At)
+		}
+		e := &eventsv1.Envelope{Event: &eventsv1.Envelope_SupplierTrackingProgressed{SupplierTrackingProgressed: &eventsv1.SupplierTrackingProgressed{
+			ShipmentId: s.ShipmentID, TrackingNumber: s.LogisticsNo, Latest: c, Delivered: p.Delivered,
+		}}}
+		d.emit(fact, e)
+		if c.OccurredAt != nil {
+			e.OccurredAt = c.OccurredAt // when it happened at the carrier
+		}
+	}
+}
+
+// delivered reports whether every line is shipped or canceled and every
+// shipment delivered.
+func (d *decision) delivered() bool {
+	if len(d.t.Shipments) == 0 {
+		return false
+	}
+	for _, s := range d.t.Shipments {
+		if !s.Delivered {
+			return false
+		}
+	}
+	taken := d.shipped()
+	for _, l := range d.t.Lines {
+		if taken[l.LineItemID] < l.Quantity && !slices.Contains(d.t.CanceledLines, l.LineItemID) {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *decision) known(no string) bool {

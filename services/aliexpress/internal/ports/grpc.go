@@ -31,20 +31,19 @@ const (
 // SyncService serves dropsync.aliexpress.v1.SupplierSyncService.
 type SyncService struct {
 	aliexpressv1.UnimplementedSupplierSyncServiceServer
-	syncer *app.Syncer
-	health *app.Health
-	now    func() time.Time
-	log    *slog.Logger
+	accounts app.Accounts
+	now      func() time.Time
+	log      *slog.Logger
 }
 
-// NewSyncService returns the gRPC service.
-func NewSyncService(syncer *app.Syncer, health *app.Health, now func() time.Time, log *slog.Logger) *SyncService {
-	return &SyncService{syncer: syncer, health: health, now: now, log: log}
+// NewSyncService returns the gRPC service of the accounts.
+func NewSyncService(accounts app.Accounts, now func() time.Time, log *slog.Logger) *SyncService {
+	return &SyncService{accounts: accounts, now: now, log: log}
 }
 
 // SyncNow implements SupplierSyncServiceServer.
 func (s *SyncService) SyncNow(ctx context.Context, req *aliexpressv1.SyncNowRequest) (*aliexpressv1.SyncNowResponse, error) {
-	r, scopes, err := s.syncer.SyncNow(ctx, req.GetStoreIds(), req.GetOrderIds())
+	r, scopes, err := s.accounts.SyncNow(ctx, req.GetStoreIds(), req.GetOrderIds())
 	if err != nil && r.Polled == 0 {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -53,7 +52,7 @@ func (s *SyncService) SyncNow(ctx context.Context, req *aliexpressv1.SyncNowRequ
 	}
 	resp := &aliexpressv1.SyncNowResponse{OrdersPolled: int32(r.Polled), EventsPublished: int32(r.Published)}
 	for _, sc := range scopes {
-		q, qerr := s.syncer.Quota(ctx, sc)
+		q, qerr := s.accounts.Quota(ctx, sc)
 		if qerr == nil {
 			resp.Quotas = append(resp.Quotas, quotaProto(q))
 		}
@@ -63,21 +62,35 @@ func (s *SyncService) SyncNow(ctx context.Context, req *aliexpressv1.SyncNowRequ
 
 // GetSyncQuota implements SupplierSyncServiceServer.
 func (s *SyncService) GetSyncQuota(ctx context.Context, req *aliexpressv1.GetSyncQuotaRequest) (*aliexpressv1.GetSyncQuotaResponse, error) {
-	q, err := s.syncer.Quota(ctx, req.GetStoreId())
+	q, err := s.accounts.Quota(ctx, req.GetStoreId())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	used, limit := s.syncer.Budget()
-	return &aliexpressv1.GetSyncQuotaResponse{
-		Quota:  quotaProto(q),
-		Budget: &aliexpressv1.ApiBudget{DailyLimit: int32(limit), UsedToday: int32(used)},
-	}, nil
+	acc, _ := s.accounts.Named("")
+	if q.Scope != "*" {
+		acc = s.accounts.For(q.Scope)
+	}
+	used, limit := acc.Syncer.Budget()
+	b := &aliexpressv1.ApiBudget{DailyLimit: int32(limit), UsedToday: int32(used), OpenOrders: int32(acc.Syncer.Open()), Account: acc.Name}
+	fixed, resume := acc.Syncer.Next()
+	if !fixed.IsZero() {
+		b.NextFixedSyncAt = timestamppb.New(fixed)
+	}
+	if !resume.IsZero() {
+		b.PausedUntil = timestamppb.New(resume)
+	}
+	return &aliexpressv1.GetSyncQuotaResponse{Quota: quotaProto(q), Budget: b}, nil
 }
 
 // GetConnectionHealth implements SupplierSyncServiceServer.
-func (s *SyncService) GetConnectionHealth(ctx context.Context, _ *aliexpressv1.GetConnectionHealthRequest) (*aliexpressv1.GetConnectionHealthResponse, error) {
-	h := s.health.State()
-	resp := &aliexpressv1.GetConnectionHealthResponse{Healthy: h.Healthy, Reason: h.Reason, ChangedAt: timestamppb.New(h.ChangedAt), UnhealthyCount: h.UnhealthyCount}
+func (s *SyncService) GetConnectionHealth(_ context.Context, req *aliexpressv1.GetConnectionHealthRequest) (*aliexpressv1.GetConnectionHealthResponse, error) {
+	acc, ok := s.accounts.Named(req.GetAccount())
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no AliExpress account %q", req.GetAccount())
+	}
+	h := acc.Health.State()
+	resp := &aliexpressv1.GetConnectionHealthResponse{Healthy: h.Healthy, Reason: h.Reason, ChangedAt: timestamppb.New(h.ChangedAt),
+		UnhealthyCount: h.UnhealthyCount, Account: acc.Name}
 	if !h.LastSuccess.IsZero() {
 		resp.LastSuccessAt = timestamppb.New(h.LastSuccess)
 	}

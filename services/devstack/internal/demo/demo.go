@@ -193,9 +193,12 @@ func (d *Demo) ours(orderID string) bool {
 	return false
 }
 
-// supply plays the AliExpress sellers: a placed order is paid after a
-// couple of seconds, then shipped; an order of two items ships in two
-// parcels half the time.
+// supply plays the AliExpress sellers and buyers: a placed order is paid
+// after a couple of seconds, then shipped; an order of two items ships in
+// two parcels half the time; its parcels are delivered half a minute
+// later, and the buyer accepts it half a minute after that, which closes
+// it, so the open orders stay about as many as a minute's worth, however
+// long the demo runs.
 func (d *Demo) supply() {
 	if d.Supplier == nil {
 		return
@@ -216,6 +219,25 @@ func (d *Demo) supply() {
 		case aliexpresssim.StatusPlaced:
 			if err := d.Supplier.Pay(o.ID); err == nil {
 				d.seen[o.ID] = now
+			}
+		case aliexpresssim.StatusWaitAccept:
+			if now.Sub(last) < 30*time.Second {
+				continue
+			}
+			d.seen[o.ID] = now
+			delivered := true
+			for _, p := range o.Packages {
+				if !p.Delivered {
+					delivered = false
+					if err := d.Supplier.Deliver(o.ID, p.LogisticsNo); err != nil {
+						d.Log.Warn("demo deliver", "ae_order", o.ID, "err", err)
+					}
+				}
+			}
+			if delivered {
+				if err := d.Supplier.Finish(o.ID); err != nil {
+					d.Log.Warn("demo finish", "ae_order", o.ID, "err", err)
+				}
 			}
 		case aliexpresssim.StatusWaitSend, aliexpresssim.StatusPartSent:
 			for _, c := range o.Children {

@@ -124,7 +124,10 @@ func (s *Sims) aliExpress(ac *aliexpress.Config) error {
 	a.AppKey, a.AppSecret = "devstack-app", aliexpress.Secret(devSecret)
 	a.AccessToken, a.RefreshToken = aliexpress.Secret(s.aeTok.AccessToken), aliexpress.Secret(s.aeTok.RefreshToken)
 	// Demo pace: orders show at once, and open orders are polled often.
-	a.VisibleAfter, a.PollInterval, a.MinRepoll = time.Second, time.Second, time.Second
+	a.VisibleAfter, a.PollInterval, a.MinInterval = time.Second, time.Second, 2*time.Second
+	// Demo pace: the demo's buyers accept a shipped order after a minute;
+	// shipped orders are polled often enough to see it and let go of it.
+	a.ShippedCeiling = 30 * time.Second
 	a.DailyBudget = 2_000_000 // the simulator has no quota worth saving
 	a.RateLimit = 500
 	return nil

@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 	}
 	st.g.Go(func() error { return st.Demo.Run(st.ctx) })
 	st.g.Go(func() error {
-		return view.Run(st.ctx, view.Config{OrdersAddr: st.OrdersAddr, Out: out, Header: header(cfg, st.Demo)})
+		return view.Run(st.ctx, view.Config{OrdersAddr: st.OrdersAddr, SupplierAddr: st.AliExpressAddr, Out: out, Header: header(cfg, st.Demo)})
 	})
 	return st.Wait()
 }

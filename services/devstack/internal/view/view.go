@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 )
@@ -23,8 +24,11 @@ import (
 // Config configures the view.
 type Config struct {
 	OrdersAddr string
-	Out        io.Writer
-	Header     string
+	// SupplierAddr is the AliExpress connector, for its API budget; empty
+	// leaves the budget out.
+	SupplierAddr string
+	Out          io.Writer
+	Header       string
 	// Every is the refresh period; 1s when zero.
 	Every time.Duration
 }
@@ -43,9 +47,10 @@ var short = map[eventsv1.Tab]string{
 }
 
 type state struct {
-	mu     sync.Mutex
-	stores []string
-	moves  []string
+	supplier aliexpressv1.SupplierSyncServiceClient
+	mu       sync.Mutex
+	stores   []string
+	moves    []string
 }
 
 // Run renders until ctx ends.
@@ -60,6 +65,14 @@ func Run(ctx context.Context, cfg Config) error {
 	defer func() { _ = conn.Close() }()
 	client := ordersv1.NewOrderServiceClient(conn)
 	st := &state{}
+	if cfg.SupplierAddr != "" {
+		sc, err := grpc.NewClient(cfg.SupplierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = sc.Close() }()
+		st.supplier = aliexpressv1.NewSupplierSyncServiceClient(sc)
+	}
 	go st.watch(ctx, client)
 	tty := isTerminal(cfg.Out)
 	tick := time.NewTicker(cfg.Every)
@@ -147,11 +160,35 @@ func (st *state) render(ctx context.Context, client ordersv1.OrderServiceClient,
 		}
 		b.WriteString("\n")
 	}
+	if st.supplier != nil {
+		b.WriteString("\n" + st.budget(ctx) + "\n")
+	}
 	b.WriteString("\nlatest moves\n")
 	for _, m := range moves {
 		b.WriteString("  " + m + "\n")
 	}
 	return b.String()
+}
+
+// budget is the AliExpress line: calls used and left today, the open
+// orders followed, the next fixed-time sync, and a limit pause.
+func (st *state) budget(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	r, err := st.supplier.GetSyncQuota(ctx, &aliexpressv1.GetSyncQuotaRequest{})
+	if err != nil {
+		return fmt.Sprintf("AliExpress budget: (aliexpress connector: %v)", err)
+	}
+	bu := r.GetBudget()
+	line := fmt.Sprintf("AliExpress %s: %d of %d calls used today, %d left; %d open orders followed",
+		bu.GetAccount(), bu.GetUsedToday(), bu.GetDailyLimit(), max(bu.GetDailyLimit()-bu.GetUsedToday(), 0), bu.GetOpenOrders())
+	if bu.GetNextFixedSyncAt() != nil {
+		line += "; next fixed sync " + bu.GetNextFixedSyncAt().AsTime().Local().Format("15:04")
+	}
+	if bu.GetPausedUntil() != nil {
+		line += "; PAUSED by AliExpress limits until " + bu.GetPausedUntil().AsTime().Local().Format("15:04:05")
+	}
+	return line
 }
 
 func isTerminal(w io.Writer) bool {

@@ -206,9 +206,10 @@ func (a *App) HandleFact(ctx context.Context, env *eventsv1.Envelope) error {
 }
 
 // CheckAttention flags an order that needs the merchant's attention (a
-// supplier order paid noTrackingAfter ago with no tracking); it is a no-op
-// when nothing is late or the flag is already up.
-func (a *App) CheckAttention(ctx context.Context, orderID string, noTrackingAfter time.Duration) error {
+// supplier order paid with no tracking, a shipment whose tracking went
+// stale: see [order.Order.CheckAttention]); it is a no-op when nothing is
+// late or the flag is already up.
+func (a *App) CheckAttention(ctx context.Context, orderID string, p order.AttentionPolicy) error {
 	id, err := order.ParseID(orderID)
 	if err != nil {
 		return err
@@ -217,7 +218,7 @@ func (a *App) CheckAttention(ctx context.Context, orderID string, noTrackingAfte
 		if !o.Exists() {
 			return nil, nil
 		}
-		return o.CheckAttention(order.AttentionPolicy{NoTrackingAfter: noTrackingAfter}, a.context())
+		return o.CheckAttention(p, a.context())
 	})
 	return err
 }

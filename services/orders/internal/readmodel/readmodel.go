@@ -3,8 +3,10 @@
 // and a feed of status changes for WatchOrders.
 //
 // It is a projection of the event store: it folds only the facts it needs
-// (the first snapshot of an order and every OrderStatusChanged the aggregate
-// recorded), so it can be thrown away and rebuilt by replaying the store.
+// (the first snapshot of an order, every OrderStatusChanged the aggregate
+// recorded, attention raised and cleared, and which orders have shipments
+// not delivered yet), so it can be thrown away and rebuilt by replaying the
+// store.
 // It lives in memory; its budget per order is measured by
 // BenchmarkMemoryPerOrder and stated in the README.
 package readmodel
@@ -82,6 +84,11 @@ type Model struct {
 	total     [numTabs]int64
 	position  eventstore.Position
 	watchers  map[*watcher]struct{}
+	// transit counts, per order with any, its shipments not delivered yet
+	// (SupplierShipmentCreated less SupplierTrackingProgressed delivered;
+	// the aggregate appends each once per shipment). Only orders with
+	// parcels on their way have an entry.
+	transit   map[*summary]int32
 	caughtUp  chan struct{}
 	caughtSet bool
 }
@@ -92,6 +99,7 @@ func New() *Model {
 		byID:     make(map[string]*summary),
 		storeIdx: make(map[string]uint32),
 		watchers: make(map[*watcher]struct{}),
+		transit:  make(map[*summary]int32),
 		caughtUp: make(chan struct{}),
 	}
 }
@@ -199,6 +207,7 @@ func (m *Model) Apply(id string, rev uint64, pos eventstore.Position, env *event
 	if a := env.GetAttentionRaised(); a != nil {
 		s.attention = a
 	}
+	m.followShipments(s, env)
 	if sc := env.GetOrderStatusChanged(); sc != nil && sc.GetTo() != s.tab {
 		s.attention = nil // what needed attention moved the order on
 		from := s.tab
@@ -206,6 +215,35 @@ func (m *Model) Apply(id string, rev uint64, pos eventstore.Position, env *event
 		m.count(s.store, sc.GetTo(), +1)
 		s.tab = sc.GetTo()
 		m.notify(Change{OrderID: id, Store: m.stores[s.store], From: from, To: s.tab, ChangedAt: time.Unix(0, at).UTC(), Revision: rev})
+	}
+}
+
+// followShipments counts an order's shipments not delivered yet and clears
+// the attention the aggregate clears with them: a shipment clears "no
+// tracking" and "tracking stale", tracking progress or a new number clears
+// "tracking stale".
+func (m *Model) followShipments(s *summary, env *eventsv1.Envelope) {
+	var clears []eventsv1.AttentionKind
+	switch e := env.GetEvent().(type) {
+	case *eventsv1.Envelope_SupplierShipmentCreated:
+		m.transit[s]++
+		clears = []eventsv1.AttentionKind{eventsv1.AttentionKind_ATTENTION_KIND_NO_TRACKING, eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE}
+	case *eventsv1.Envelope_SupplierTrackingProgressed:
+		if e.SupplierTrackingProgressed.GetDelivered() {
+			if n, ok := m.transit[s]; ok {
+				if n <= 1 {
+					delete(m.transit, s)
+				} else {
+					m.transit[s] = n - 1
+				}
+			}
+		}
+		clears = []eventsv1.AttentionKind{eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE}
+	case *eventsv1.Envelope_SupplierTrackingChanged:
+		clears = []eventsv1.AttentionKind{eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE}
+	}
+	if s.attention != nil && slices.Contains(clears, s.attention.GetKind()) {
+		s.attention = nil
 	}
 }
 
@@ -436,6 +474,20 @@ func (m *Model) Revision(orderID string) (uint64, bool) {
 		return 0, false
 	}
 	return s.revision, true
+}
+
+// InTransit returns the ids of the orders with a shipment not delivered
+// yet, in any tab, oldest first: those whose tracking may go stale.
+func (m *Model) InTransit() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.transit))
+	for _, s := range m.byCreated {
+		if m.transit[s] > 0 {
+			out = append(out, s.id)
+		}
+	}
+	return out
 }
 
 // IDs returns the ids of the orders in the given tabs.

@@ -187,3 +187,52 @@ func BenchmarkMemoryPerOrder(b *testing.B) {
 		})
 	}
 }
+
+func shipmentEvent(id string, at time.Time) *eventsv1.Envelope {
+	return &eventsv1.Envelope{EventId: "sh-" + id, OccurredAt: timestamppb.New(at), Event: &eventsv1.Envelope_SupplierShipmentCreated{
+		SupplierShipmentCreated: &eventsv1.SupplierShipmentCreated{ShipmentId: id}}}
+}
+
+func progressEvent(id string, delivered bool, at time.Time) *eventsv1.Envelope {
+	return &eventsv1.Envelope{EventId: fmt.Sprint("p-", id, delivered, at.Unix()), OccurredAt: timestamppb.New(at), Event: &eventsv1.Envelope_SupplierTrackingProgressed{
+		SupplierTrackingProgressed: &eventsv1.SupplierTrackingProgressed{ShipmentId: id, Delivered: delivered}}}
+}
+
+func attentionEvent(kind eventsv1.AttentionKind, at time.Time) *eventsv1.Envelope {
+	return &eventsv1.Envelope{EventId: fmt.Sprint("a-", kind, at.Unix()), OccurredAt: timestamppb.New(at), Event: &eventsv1.Envelope_AttentionRaised{
+		AttentionRaised: &eventsv1.AttentionRaised{Kind: kind}}}
+}
+
+// TestInTransitAndStaleTracking: orders with parcels not delivered are
+// listed for the attention pass until every parcel is delivered, and
+// tracking progress clears a stale-tracking flag without a tab change.
+func TestInTransitAndStaleTracking(t *testing.T) {
+	f := &feeder{m: readmodel.New()}
+	fulfilled := []eventsv1.Tab{eventsv1.Tab_TAB_AWAITING_ORDER, eventsv1.Tab_TAB_AWAITING_SHIPMENT, eventsv1.Tab_TAB_FULFILLED}
+	f.order("shopify:a:1", t0, fulfilled...)
+	f.order("shopify:a:2", t0.Add(time.Minute), fulfilled...)
+	f.order("shopify:a:3", t0.Add(2*time.Minute), eventsv1.Tab_TAB_AWAITING_ORDER)
+	f.apply("shopify:a:1", 4, shipmentEvent("s1", t0.Add(time.Hour)))
+	f.apply("shopify:a:1", 5, shipmentEvent("s2", t0.Add(time.Hour)))
+	f.apply("shopify:a:2", 4, shipmentEvent("s3", t0.Add(time.Hour)))
+	if got := fmt.Sprint(f.m.InTransit()); got != "[shopify:a:1 shopify:a:2]" {
+		t.Fatalf("in transit %s", got)
+	}
+	f.apply("shopify:a:1", 6, progressEvent("s1", false, t0.Add(2*time.Hour)))
+	f.apply("shopify:a:1", 7, progressEvent("s1", true, t0.Add(3*time.Hour)))
+	f.apply("shopify:a:2", 5, progressEvent("s3", true, t0.Add(3*time.Hour)))
+	if got := fmt.Sprint(f.m.InTransit()); got != "[shopify:a:1]" {
+		t.Fatalf("in transit after s1 and s3 delivered: %s", got)
+	}
+	f.apply("shopify:a:1", 8, attentionEvent(eventsv1.AttentionKind_ATTENTION_KIND_TRACKING_STALE, t0.Add(60*time.Hour)))
+	if l, _, _ := f.m.List(readmodel.Query{AttentionOnly: true, PageSize: 10}); len(l) != 1 || l[0].ID != "shopify:a:1" {
+		t.Fatalf("attention list %v", l)
+	}
+	f.apply("shopify:a:1", 9, progressEvent("s2", true, t0.Add(61*time.Hour)))
+	if l, _, _ := f.m.List(readmodel.Query{AttentionOnly: true, PageSize: 10}); len(l) != 0 {
+		t.Fatalf("stale tracking not cleared by progress: %v", l)
+	}
+	if got := f.m.InTransit(); len(got) != 0 {
+		t.Fatalf("in transit with every parcel delivered: %v", got)
+	}
+}

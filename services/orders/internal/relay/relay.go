@@ -70,10 +70,45 @@ type pending struct {
 	pos eventstore.Position
 }
 
-// Run publishes until ctx ends or a publish fails. It returns nil when ctx
-// ends; on error the caller restarts it (or the service), and it resumes
-// from the checkpoint.
+// Run publishes until ctx ends, and returns nil then. When the store or the
+// bus fails (NATS away, a publish not acknowledged, the checkpoint not
+// readable) it logs why, waits and resumes from the checkpoint, for as long
+// as the outage lasts: republished events are dropped as duplicates.
 func (r *Relay) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		began := time.Now()
+		err := r.run(ctx)
+		select {
+		case <-ctx.Done():
+			return nil // stopping: whatever run said is about the stop
+		default:
+		}
+		if err == nil {
+			return nil
+		}
+		if time.Since(began) > time.Minute {
+			failures = 0 // it ran a good while: start the backoff afresh
+		}
+		failures++
+		delay := min(maxRestartDelay, 100*time.Millisecond<<min(failures, 6))
+		r.log.WarnContext(ctx, "relay stopped; resuming from the checkpoint", "err", err, "delay", delay, "failures", failures)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// maxRestartDelay caps the wait before the relay resumes after a failure.
+const maxRestartDelay = 5 * time.Second
+
+// run publishes from the checkpoint until ctx ends (nil) or the store or
+// the bus fails.
+func (r *Relay) run(ctx context.Context) error {
 	from, err := r.cp.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("relay: load checkpoint: %w", err)
@@ -175,8 +210,10 @@ func (r *Relay) confirm(ctx context.Context, queue <-chan pending, pos eventstor
 			}
 			pos = p.pos
 		case <-tick.C:
+			// A checkpoint not saved now is saved on a later tick; the
+			// relay goes on publishing meanwhile.
 			if err := save(ctx); err != nil {
-				return err
+				r.log.WarnContext(ctx, "relay: checkpoint not saved, will retry", "err", err)
 			}
 		}
 	}

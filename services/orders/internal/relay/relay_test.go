@@ -164,18 +164,44 @@ func TestRelayRepublishAfterLostCheckpointIsDropped(t *testing.T) {
 	}
 }
 
-func TestRelayFailsLoudlyWhenItCannotPublish(t *testing.T) {
+// warnings signals every warning logged.
+type warnings chan string
+
+func (w warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w warnings) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case w <- r.Message:
+	default:
+	}
+	return nil
+}
+func (w warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w warnings) WithGroup(string) slog.Handler      { return w }
+
+// TestRelayRidesOutAPublishFailure: when its publishes are not
+// acknowledged the relay says so, keeps its checkpoint before the event,
+// and publishes it once the bus takes it again, without returning.
+func TestRelayRidesOutAPublishFailure(t *testing.T) {
 	f := newFixture(t)
 	if err := f.js.DeleteStream(context.Background(), bus.StreamOrder); err != nil {
 		t.Fatal(err)
 	}
 	f.appendOrder("shopify:s:1", 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := relay.New(f.store, bus.NewPublisher(f.js, bus.PublisherConfig{AckTimeout: time.Second}), f.cp, relay.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	err := r.Run(ctx)
-	if err == nil || ctx.Err() != nil {
-		t.Fatalf("Run = %v (ctx %v), want a publish error before the deadline", err, ctx.Err())
+	warned := make(warnings, 16)
+	r := relay.New(f.store, bus.NewPublisher(f.js, bus.PublisherConfig{AckTimeout: time.Second}), f.cp, relay.Config{}, slog.New(warned))
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case msg := <-warned:
+		if msg != "relay stopped; resuming from the checkpoint" {
+			t.Fatalf("warned %q", msg)
+		}
+	case err := <-done:
+		t.Fatalf("Run returned %v during the failure", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no warning about the failed publish")
 	}
 	// The store fact (revision 0) needs no publish; the order event
 	// (revision 1) was never published: the checkpoint stays before it.
@@ -189,5 +215,14 @@ func TestRelayFailsLoudlyWhenItCannotPublish(t *testing.T) {
 	}
 	if pos, _ := f.cp.Load(context.Background()); !pos.Less(unpublished) {
 		t.Fatalf("checkpoint moved to %v, past the unpublished event at %v", pos, unpublished)
+	}
+	// The stream is back: the relay publishes the event.
+	if err := bus.EnsureStreams(context.Background(), f.js, bus.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	f.eventually("published after the failure", func() bool { return f.published() == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil once stopped", err)
 	}
 }

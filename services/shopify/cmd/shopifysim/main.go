@@ -1,7 +1,10 @@
 // Command shopifysim runs the Shopify simulator (pkg/shopifysim) on a
-// listener, for `make run` and manual testing: the GraphQL Admin API of
-// the shops named in DROPSYNC_SHOPIFY_STORES, signed webhooks to the
-// connector, and, with -orders-every, a paid order placed every so often.
+// listener, for manual testing and the chaos suite (services/chaos): the
+// GraphQL Admin API of the shops named in DROPSYNC_SHOPIFY_STORES, signed
+// webhooks to the connector, the simulator's control and inspection API
+// under /_sim/ (create and pay orders, read orders with their fulfilments,
+// customer e-mails and webhooks), and, with -orders-every, a paid order
+// placed every so often.
 //
 // It reads each shop's credentials from the same variables as the
 // connector (DROPSYNC_SHOPIFY_STORE_<SLUG>_ACCESS_TOKEN and
@@ -20,6 +23,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,17 +35,19 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8090", "listen address of the Admin API")
 	webhooks := flag.String("webhooks", "http://127.0.0.1:8081"+service.WebhookPath, "where webhooks are delivered (the connector's endpoint)")
 	every := flag.Duration("orders-every", 0, "place a paid demo order in every shop this often (0: never)")
-	faults := flag.Float64("faults", 0, "share of API calls answered 429 or 5xx, and of webhooks duplicated")
+	faults := flag.Float64("faults", 0, "share of API calls answered 429, 5xx or (a quarter of it) carried out with the answer lost, and of webhooks duplicated")
+	var retries durations
+	flag.Var(&retries, "retries", "delays before each retry of a failed webhook, comma-separated (default: the simulator's, 8 retries within seconds)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *webhooks, *every, *faults); err != nil {
+	if err := run(ctx, *addr, *webhooks, *every, *faults, retries); err != nil {
 		fmt.Fprintln(os.Stderr, "shopifysim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, webhooks string, every time.Duration, faults float64) error {
+func run(ctx context.Context, addr, webhooks string, every time.Duration, faults float64, retries []time.Duration) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	list, err := service.ParseStores(os.Getenv("DROPSYNC_SHOPIFY_STORES"), "", os.LookupEnv, os.ReadFile)
 	if err != nil {
@@ -50,8 +56,8 @@ func run(ctx context.Context, addr, webhooks string, every time.Duration, faults
 	if len(list) == 0 {
 		return errors.New("DROPSYNC_SHOPIFY_STORES names no store")
 	}
-	sim := shopifysim.New(shopifysim.Config{Logger: log, Faults: shopifysim.Faults{
-		TooManyRequests: faults / 2, ServerErrors: faults / 2, RetryAfter: time.Second, DuplicateWebhooks: faults,
+	sim := shopifysim.New(shopifysim.Config{Logger: log, Webhooks: shopifysim.WebhookConfig{Retries: retries}, Faults: shopifysim.Faults{
+		TooManyRequests: faults * 3 / 8, ServerErrors: faults * 3 / 8, LostResponses: faults / 4, RetryAfter: time.Second, DuplicateWebhooks: faults,
 	}})
 	defer sim.Close()
 	for _, st := range list {
@@ -108,4 +114,21 @@ func placeOrders(ctx context.Context, sim *shopifysim.Sim, domain string, every 
 		}
 		log.Info("demo order placed", "shop", domain, "order", o.ID, "name", o.Name)
 	}
+}
+
+// durations is a comma-separated list of durations, as a flag.
+type durations []time.Duration
+
+func (d *durations) String() string { return fmt.Sprint([]time.Duration(*d)) }
+
+func (d *durations) Set(v string) error {
+	*d = nil
+	for _, f := range strings.Split(v, ",") {
+		x, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		*d = append(*d, x)
+	}
+	return nil
 }

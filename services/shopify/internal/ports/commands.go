@@ -45,7 +45,21 @@ const (
 	CodeOrderNotFound    = "STORE_ORDER_NOT_FOUND"
 	CodeStoreUnavailable = "STORE_UNAVAILABLE"
 	CodeStoreError       = "STORE_ERROR"
+	// CodePeerUnavailable: a dropsync service the fulfilment needs (the
+	// orders service's store settings, the notifier) could not be reached
+	// through every delivery of the command.
+	CodePeerUnavailable = "PEER_UNAVAILABLE"
 )
+
+// peerError marks a failure of a dropsync peer (the orders service, the
+// notifier) rather than of Shopify.
+type peerError struct{ err error }
+
+func (e *peerError) Error() string { return e.err.Error() }
+func (e *peerError) Unwrap() error { return e.err }
+
+// factTimeout bounds publishing the fact of a command's last delivery.
+const factTimeout = 10 * time.Second
 
 // Admin is the Shopify Admin API as the commands use it.
 type Admin interface {
@@ -72,10 +86,16 @@ type CommandsConfig struct {
 	// Backoff is the base wait between rounds (full jitter, doubling).
 	// Default 200ms.
 	Backoff time.Duration
-	// MaxDeliver is the consumer's MaxDeliver: on the last delivery a
-	// transient failure is also published as FulfillmentFailed, so the
-	// merchant sees it.
+	// MaxDeliver is the consumer's MaxDeliver: on the last delivery
+	// (bus.Message.Last, or Deliveries reaching MaxDeliver) a transient
+	// failure, Shopify's or a peer's, is published as a retryable
+	// FulfillmentFailed, so the merchant sees it, and the command acked.
 	MaxDeliver int
+	// TrackingRetryDelay is how long a TrackingUpdateRequested that still
+	// fails on its last delivery waits for the next one: it has no failure
+	// fact, so it is redelivered rather than dead-lettered. Default 10
+	// minutes.
+	TrackingRetryDelay time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -107,6 +127,9 @@ func (c *Commands) cfg() CommandsConfig {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TrackingRetryDelay <= 0 {
+		cfg.TrackingRetryDelay = 10 * time.Minute
+	}
 	return cfg
 }
 
@@ -125,7 +148,7 @@ func (c *Commands) Handle(ctx context.Context, m *bus.Message) error {
 	case *eventsv1.Envelope_FulfillmentRequested:
 		return c.fulfil(ctx, m, st, id, ev.FulfillmentRequested)
 	case *eventsv1.Envelope_TrackingUpdateRequested:
-		return c.updateTracking(ctx, st, id, ev.TrackingUpdateRequested)
+		return c.trackingOutcome(ctx, m, id, ev.TrackingUpdateRequested, c.updateTracking(ctx, st, id, ev.TrackingUpdateRequested))
 	case *eventsv1.Envelope_ResyncRequested:
 		return c.reread(ctx, m, st, id, ev.ResyncRequested)
 	}
@@ -141,7 +164,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 	log := c.Log.With("order", id.String(), "shipment", req.GetShipmentId())
 	settings, err := c.Settings.StoreSettings(ctx, id.StoreKey())
 	if err != nil {
-		return fmt.Errorf("store settings %s: %w", id.StoreKey(), err)
+		return c.unavailable(ctx, m, st, id, req.GetShipmentId(), &peerError{fmt.Errorf("store settings %s: %w", id.StoreKey(), err)})
 	}
 	tracking := domain.TrackingFor(req.GetTracking(), settings.GetCarrierMapping(), cfg.TrackingURLTemplate)
 	decision := domain.Decision(0)
@@ -154,7 +177,10 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 			decision, err = domain.DecisionOf(nd)
 		}
 		if err != nil {
-			return fmt.Errorf("shipping confirmation decision: %w", err)
+			if bus.IsPermanent(err) {
+				return fmt.Errorf("shipping confirmation decision: %w", err)
+			}
+			return &peerError{fmt.Errorf("shipping confirmation decision: %w", err)}
 		}
 		return nil
 	}
@@ -174,7 +200,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		}
 		if f, ok := domain.Existing(state.Fulfillments, tracking.Numbers); ok {
 			if err := decide(); err != nil {
-				return err
+				return c.unavailable(ctx, m, st, id, req.GetShipmentId(), err)
 			}
 			log.InfoContext(ctx, "fulfilment already on shopify", "fulfillment", f.ID)
 			return c.pushed(ctx, m, st, id, req.GetShipmentId(), f.ID, decision == domain.Notify)
@@ -191,7 +217,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 			log.WarnContext(ctx, "fulfilling fewer items than requested: the rest is no longer open on shopify", "short_lines", len(short))
 		}
 		if err := decide(); err != nil {
-			return err
+			return c.unavailable(ctx, m, st, id, req.GetShipmentId(), err)
 		}
 		if decision == domain.NotSynced {
 			log.InfoContext(ctx, "not fulfilled: dropsync no longer syncs this order")
@@ -213,10 +239,26 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 			break
 		}
 	}
-	if cfg.MaxDeliver > 0 && m.Deliveries >= uint64(cfg.MaxDeliver) && last != nil {
-		return c.failed(ctx, m, st, id, req.GetShipmentId(), CodeStoreUnavailable, last.Error(), true, last)
+	return c.unavailable(ctx, m, st, id, req.GetShipmentId(), last)
+}
+
+// unavailable returns a transient failure for the bus to retry, except on
+// the command's last delivery: then it is published as a retryable
+// FulfillmentFailed (the order asks for attention), and the command is
+// acked.
+func (c *Commands) unavailable(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, shipmentID string, err error) error {
+	cfg := c.cfg()
+	if err == nil || bus.IsPermanent(err) || !m.LastDelivery(cfg.MaxDeliver) {
+		return err
 	}
-	return last
+	code := CodeStoreUnavailable
+	if errors.As(err, new(*peerError)) {
+		code = CodePeerUnavailable
+	}
+	// The delivery's own time may be spent: the fact gets a moment of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), factTimeout)
+	defer cancel()
+	return c.failed(ctx, m, st, id, shipmentID, code, err.Error(), true, err)
 }
 
 // permanent reports whether retrying err cannot help.
@@ -276,9 +318,9 @@ func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store,
 }
 
 // failed publishes FulfillmentFailed and returns what the handler returns:
-// nil (ack) for a refusal, cause marked permanent for a failure the
-// operator should see in the dead-letter stream, or the transient cause on
-// the last delivery.
+// nil (ack) for a refusal or a transient failure on the last delivery
+// (retryable: the fact is the outcome), cause marked permanent for a
+// failure the operator should also see in the dead-letter stream.
 func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, shipmentID, code, msg string, retryable bool, cause error) error {
 	env := c.event(m, st, id, st.Ref().FailedEventID(id.StoreOrderID, shipmentID, m.Envelope.GetEventId()+"/"+code))
 	env.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{
@@ -288,10 +330,10 @@ func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store,
 	if err := c.publish(ctx, env); err != nil {
 		return err
 	}
-	c.Log.WarnContext(ctx, "fulfilment failed", "order", id.String(), "shipment", shipmentID, "code", code, "reason", msg)
+	c.Log.WarnContext(ctx, "fulfilment failed", "order", id.String(), "shipment", shipmentID, "code", code, "reason", msg, "retryable", retryable)
 	switch {
 	case retryable:
-		return cause
+		return nil
 	case cause != nil && !errors.Is(cause, domain.ErrRefused):
 		return bus.Permanent(cause)
 	}
@@ -319,6 +361,24 @@ func (c *Commands) updateTracking(ctx context.Context, st *stores.Store, id orde
 	}
 	c.Log.InfoContext(ctx, "tracking updated on shopify", "order", id.String(), "shipment", req.GetShipmentId())
 	return nil
+}
+
+// trackingOutcome is what the handler of a TrackingUpdateRequested
+// returns for err. A transient failure on the last delivery (the orders
+// service's store settings or Shopify still unreachable) has no fact
+// to end in: FulfillmentFailed would raise an attention that the
+// merchant's retry, which re-requests failed fulfilments, cannot clear,
+// for a shipment that is pushed. The update can still be carried out, so
+// it is not dead-lettered either: it comes again after
+// TrackingRetryDelay, logged at ERROR each time.
+func (c *Commands) trackingOutcome(ctx context.Context, m *bus.Message, id order.ID, req *eventsv1.TrackingUpdateRequested, err error) error {
+	cfg := c.cfg()
+	if err == nil || bus.IsPermanent(err) || !m.LastDelivery(cfg.MaxDeliver) {
+		return err
+	}
+	c.Log.ErrorContext(ctx, "tracking update still failing on its last delivery; will try again later",
+		"order", id.String(), "shipment", req.GetShipmentId(), "deliveries", m.Deliveries, "err", err, "delay", cfg.TrackingRetryDelay)
+	return bus.RetryLater(err, cfg.TrackingRetryDelay)
 }
 
 // reread answers a ResyncRequested with the order as Shopify shows it now.

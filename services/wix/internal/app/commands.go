@@ -211,7 +211,7 @@ func (c *Commands) fulfil(ctx context.Context, msg *bus.Message, fr *eventsv1.Fu
 // last delivery: then it is published as a retryable FulfillmentFailed, so
 // the order shows it.
 func (c *Commands) transient(ctx context.Context, msg *bus.Message, st StoreConfig, id order.ID, fr *eventsv1.FulfillmentRequested, err error) error {
-	if msg.Deliveries < uint64(c.cfg.MaxDeliver) {
+	if !msg.Last && msg.Deliveries < uint64(c.cfg.MaxDeliver) {
 		return err
 	}
 	c.cfg.Logger.WarnContext(ctx, "wix fulfilment failed on the last delivery", "order_id", id.String(), "shipment_id", fr.GetShipmentId(), "err", err)

@@ -84,6 +84,9 @@ type Config struct {
 	AttemptTimeout          time.Duration
 	MaxElapsed              time.Duration
 	BaseBackoff, MaxBackoff time.Duration
+	// MaxPause caps every wait Wix asks for (client.DefaultMaxPause when
+	// zero).
+	MaxPause time.Duration
 	// HTTPClient sends the requests.
 	HTTPClient *http.Client
 	// Logger receives retries at debug level.
@@ -115,6 +118,7 @@ func New(cfg Config) *Client {
 			MaxElapsed:     cfg.MaxElapsed,
 			BaseBackoff:    cfg.BaseBackoff,
 			MaxBackoff:     cfg.MaxBackoff,
+			MaxPause:       cfg.MaxPause,
 			Logger:         cfg.Logger,
 		}),
 	}

@@ -1,8 +1,10 @@
 // Command woocommercesim runs the WooCommerce simulator (pkg/woocommercesim)
-// on a listener, for `make run` and manual testing: the REST API v3 and
-// the Shipment Tracking extension of the first store named in
-// DROPSYNC_WOOCOMMERCE_STORES, its webhooks (order.created, order.updated,
-// order.deleted) sent to the connector, and, with -orders-every, a paid
+// on a listener, for manual testing and the chaos suite (services/chaos):
+// the REST API v3 and the Shipment Tracking extension of the first store
+// named in DROPSYNC_WOOCOMMERCE_STORES, its webhooks (order.created,
+// order.updated, order.deleted) sent to the connector, the simulator's
+// control and inspection API under /_sim/ (create and pay orders, read each
+// order's status, trackings and e-mails), and, with -orders-every, a paid
 // order placed every so often.
 //
 // It reads the store's credentials from the same references as the

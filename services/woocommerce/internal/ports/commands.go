@@ -47,7 +47,18 @@ const (
 	CodeOrderCanceled    = "STORE_ORDER_CANCELED"
 	CodeOrderNotFound    = "STORE_ORDER_NOT_FOUND"
 	CodeStoreUnavailable = "STORE_UNAVAILABLE"
+	// CodePeerUnavailable: a dropsync service the fulfilment needs (the
+	// orders service's store settings, the notifier) could not be reached
+	// through every delivery of the command.
+	CodePeerUnavailable = "PEER_UNAVAILABLE"
 )
+
+// peerError marks a failure of a dropsync peer (the orders service, the
+// notifier) rather than of the store.
+type peerError struct{ err error }
+
+func (e *peerError) Error() string { return e.err.Error() }
+func (e *peerError) Unwrap() error { return e.err }
 
 // API is one store's REST API as the commands use it (*wcapi.Client).
 type API interface {
@@ -79,9 +90,16 @@ type CommandsConfig struct {
 	// Backoff is the base wait between rounds (full jitter, doubling).
 	// Default 200ms.
 	Backoff time.Duration
-	// MaxDeliver is the consumer's MaxDeliver: on the last delivery a
-	// transient failure is also published as FulfillmentFailed.
+	// MaxDeliver is the consumer's MaxDeliver: on the last delivery
+	// (bus.Message.Last, or Deliveries reaching MaxDeliver) a transient
+	// failure, the store's or a peer's, is published as a retryable
+	// FulfillmentFailed and the command acked.
 	MaxDeliver int
+	// TrackingRetryDelay is how long a TrackingUpdateRequested that still
+	// fails on its last delivery waits for the next one: it has no failure
+	// fact, so it is redelivered rather than dead-lettered. Default 10
+	// minutes.
+	TrackingRetryDelay time.Duration
 	// StoreInfoTTL is how long a store's Shipment Tracking providers and
 	// Completed e-mail setting are reused. Default 10 minutes.
 	StoreInfoTTL time.Duration
@@ -185,6 +203,9 @@ func (c *Commands) cfg() CommandsConfig {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TrackingRetryDelay <= 0 {
+		cfg.TrackingRetryDelay = 10 * time.Minute
+	}
 	return cfg
 }
 
@@ -214,7 +235,7 @@ func (c *Commands) Handle(ctx context.Context, m *bus.Message) error {
 	case *eventsv1.Envelope_FulfillmentRequested:
 		return c.fulfil(ctx, m, st, id, wooID, ev.FulfillmentRequested)
 	case *eventsv1.Envelope_TrackingUpdateRequested:
-		return c.updateTracking(ctx, st, id, wooID, ev.TrackingUpdateRequested)
+		return c.trackingOutcome(ctx, m, id, ev.TrackingUpdateRequested, c.updateTracking(ctx, st, id, wooID, ev.TrackingUpdateRequested))
 	case *eventsv1.Envelope_ResyncRequested:
 		return c.reread(ctx, m, st, wooID, ev.ResyncRequested)
 	}
@@ -237,7 +258,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 	log := c.log().With("order", id.String(), "shipment", req.GetShipmentId())
 	settings, err := c.Settings.StoreSettings(ctx, st.Key())
 	if err != nil {
-		return fmt.Errorf("store settings %s: %w", st.Key(), err)
+		return c.unavailable(ctx, m, st, wooID, req.GetShipmentId(), &peerError{fmt.Errorf("store settings %s: %w", st.Key(), err)})
 	}
 	api := c.API(st)
 	var decision domain.Decision
@@ -266,11 +287,30 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 			break
 		}
 	}
-	if cfg.MaxDeliver > 0 && m.Deliveries >= uint64(cfg.MaxDeliver) && last != nil {
-		return c.failed(ctx, m, st, wooID, req.GetShipmentId(), CodeStoreUnavailable, last.Error(), true, last)
-	}
-	return last
+	return c.unavailable(ctx, m, st, wooID, req.GetShipmentId(), last)
 }
+
+// unavailable returns a transient failure for the bus to retry, except on
+// the command's last delivery: then it is published as a retryable
+// FulfillmentFailed (the order asks for attention), and the command is
+// acked.
+func (c *Commands) unavailable(ctx context.Context, m *bus.Message, st *stores.Store, wooID int64, shipmentID string, err error) error {
+	cfg := c.cfg()
+	if err == nil || bus.IsPermanent(err) || !m.LastDelivery(cfg.MaxDeliver) {
+		return err
+	}
+	code := CodeStoreUnavailable
+	if errors.As(err, new(*peerError)) {
+		code = CodePeerUnavailable
+	}
+	// The delivery's own time may be spent: the fact gets a moment of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), factTimeout)
+	defer cancel()
+	return c.failed(ctx, m, st, wooID, shipmentID, code, err.Error(), true, err)
+}
+
+// factTimeout bounds publishing the fact of a command's last delivery.
+const factTimeout = 10 * time.Second
 
 // attempt is one idempotent pass over the steps: it reads what the store
 // shows and writes only what is missing.
@@ -291,7 +331,10 @@ func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store
 			*decision, err = domain.DecisionOf(nd)
 		}
 		if err != nil {
-			return outcome{}, fmt.Errorf("shipping confirmation decision: %w", err)
+			if bus.IsPermanent(err) {
+				return outcome{}, fmt.Errorf("shipping confirmation decision: %w", err)
+			}
+			return outcome{}, &peerError{fmt.Errorf("shipping confirmation decision: %w", err)}
 		}
 	}
 	if *decision == domain.NotSynced {
@@ -460,9 +503,10 @@ func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store,
 }
 
 // failed publishes FulfillmentFailed and returns what the handler returns:
-// nil (ack) for a refusal of the order's state, the cause marked permanent
-// for a failure the operator should see in the dead-letter stream, or the
-// transient cause on the last delivery.
+// nil (ack) for a refusal of the order's state or a transient failure on
+// the last delivery (retryable: the fact is the outcome), the cause marked
+// permanent for a failure the operator should also see in the dead-letter
+// stream.
 func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store, wooID int64, shipmentID, code, msg string, retryable bool, cause error) error {
 	env, err := c.event(m, st, wooID, st.Ref().FailedEventID(wooID, shipmentID, m.Envelope.GetEventId()+"/"+code))
 	if err != nil {
@@ -475,10 +519,10 @@ func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store,
 	if err := c.publish(ctx, env); err != nil {
 		return err
 	}
-	c.log().WarnContext(ctx, "fulfilment failed", "store", st.Slug, "order", wooID, "shipment", shipmentID, "code", code, "reason", msg)
+	c.log().WarnContext(ctx, "fulfilment failed", "store", st.Slug, "order", wooID, "shipment", shipmentID, "code", code, "reason", msg, "retryable", retryable)
 	switch {
 	case retryable:
-		return cause
+		return nil
 	case cause != nil && !errors.Is(cause, wcapi.ErrRefused) && !errors.Is(cause, wcapi.ErrNotFound):
 		return bus.Permanent(cause)
 	}
@@ -508,6 +552,24 @@ func (c *Commands) updateTracking(ctx context.Context, st *stores.Store, id orde
 	}
 	c.log().InfoContext(ctx, "tracking update written to woocommerce", "order", id.String(), "shipment", req.GetShipmentId())
 	return nil
+}
+
+// trackingOutcome is what the handler of a TrackingUpdateRequested
+// returns for err. A transient failure on the last delivery (the orders
+// service's store settings or WooCommerce still unreachable) has no fact
+// to end in: FulfillmentFailed would raise an attention that the
+// merchant's retry, which re-requests failed fulfilments, cannot clear,
+// for a shipment that is pushed. The update can still be carried out, so
+// it is not dead-lettered either: it comes again after
+// TrackingRetryDelay, logged at ERROR each time.
+func (c *Commands) trackingOutcome(ctx context.Context, m *bus.Message, id order.ID, req *eventsv1.TrackingUpdateRequested, err error) error {
+	cfg := c.cfg()
+	if err == nil || bus.IsPermanent(err) || !m.LastDelivery(cfg.MaxDeliver) {
+		return err
+	}
+	c.log().ErrorContext(ctx, "tracking update still failing on its last delivery; will try again later",
+		"order", id.String(), "shipment", req.GetShipmentId(), "deliveries", m.Deliveries, "err", err, "delay", cfg.TrackingRetryDelay)
+	return bus.RetryLater(err, cfg.TrackingRetryDelay)
 }
 
 // reread answers a ResyncRequested with the order as WooCommerce shows it

@@ -251,3 +251,68 @@ func TestTrackingUpdate(t *testing.T) {
 		t.Fatal("an e-mail for a tracking update")
 	}
 }
+
+// downSettings is the orders service down: store settings unavailable.
+type downSettings struct{}
+
+func (downSettings) StoreSettings(context.Context, string) (*eventsv1.StoreSettings, error) {
+	return nil, errors.New("orders service: Unavailable")
+}
+
+// TestTrackingUpdateWithPeerDown: a TrackingUpdateRequested whose store
+// settings cannot be read is retried as usual, and on its last delivery
+// comes again after TrackingRetryDelay rather than being dead-lettered (it
+// has no failure fact); once the peer is back it is carried out.
+func TestTrackingUpdateWithPeerDown(t *testing.T) {
+	sim := woocommercesim.New(woocommercesim.Config{ConsumerKey: "ck", ConsumerSecret: "cs", ShipmentTracking: true, Seed: 5})
+	srv := httptest.NewServer(sim)
+	sim.SetSiteURL(srv.URL)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	id, _ := sim.CreateOrder(woocommercesim.OrderSpec{Status: "completed", Lines: []woocommercesim.LineSpec{{ProductID: 1, Quantity: 1, PriceCents: 500}}})
+	api, _ := wcapi.New(wcapi.Config{SiteURL: srv.URL, ConsumerKey: "ck", ConsumerSecret: "cs"})
+	reg, _ := stores.New([]stores.Store{{Slug: "acme", SiteURL: srv.URL}})
+	pub := &recorder{}
+	c := &ports.Commands{Stores: reg, API: func(*stores.Store) ports.API { return api }, Settings: downSettings{},
+		Confirmations: always(notifierv1.Decision_DECISION_NOTIFY), Publisher: pub, Log: quietLog(),
+		Config: ports.CommandsConfig{MaxDeliver: 3, TrackingRetryDelay: 7 * time.Minute}}
+	env := &eventsv1.Envelope{
+		EventId: "upd-1", OrderId: "woocommerce:acme:" + strconv.FormatInt(id, 10),
+		Event: &eventsv1.Envelope_TrackingUpdateRequested{TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{
+			ShipmentId: "S1", StoreFulfillmentId: domain.FulfillmentID(id), Tracking: &eventsv1.Tracking{Number: "9400NEW", Carrier: "USPS"},
+		}},
+	}
+	for _, tc := range []struct {
+		name       string
+		deliveries uint64
+		last       bool
+		later      bool
+	}{
+		{name: "first delivery: retried as usual", deliveries: 1},
+		{name: "MaxDeliver reached: later", deliveries: 3, later: true},
+		{name: "marked last: later", deliveries: 2, last: true, later: true},
+		{name: "past MaxDeliver: later again", deliveries: 4, last: true, later: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.Handle(context.Background(), &bus.Message{Deliveries: tc.deliveries, Last: tc.last, Envelope: env})
+			delay, later := bus.RetryLaterDelay(err)
+			switch {
+			case err == nil || bus.IsPermanent(err):
+				t.Fatalf("Handle = %v, want a transient error", err)
+			case later != tc.later:
+				t.Fatalf("Handle = %v: retry later %v, want %v", err, later, tc.later)
+			case later && delay != 7*time.Minute:
+				t.Errorf("retry after %s, want TrackingRetryDelay", delay)
+			}
+		})
+	}
+	if len(pub.envs) != 0 || len(sim.Trackings(id)) != 0 {
+		t.Fatalf("published %v, trackings %v: want nothing while the peer is down", pub.envs, sim.Trackings(id))
+	}
+	c.Settings = peers.StaticSettings{} // the orders service is back
+	if err := c.Handle(context.Background(), &bus.Message{Deliveries: 5, Last: true, Envelope: env}); err != nil {
+		t.Fatal(err)
+	}
+	if tr := sim.Trackings(id); len(tr) != 1 || tr[0].Number != "9400NEW" {
+		t.Fatalf("trackings %+v", tr)
+	}
+}

@@ -8,87 +8,6 @@ import (
 	"time"
 )
 
-// Priority classes of open orders for the continuous poll, most urgent
-// first.
-const (
-	// PriorityPaidNoTracking: paid, nothing shipped yet — the merchant waits
-	// for tracking; oldest payment first.
-	PriorityPaidNoTracking = iota
-	// PriorityShipped: shipped, tracking may change or more parcels come;
-	// least recently polled first.
-	PriorityShipped
-	// PriorityUnpaid: placed, not paid yet; least recently polled first.
-	PriorityUnpaid
-)
-
-// PlanConfig shapes Plan.
-type PlanConfig struct {
-	// VisibleAfter: an order is not queried sooner after its placement
-	// (AliExpress shows it after about 10 s).
-	VisibleAfter time.Duration
-	// MinRepoll: an order is not polled again sooner.
-	MinRepoll time.Duration
-}
-
-// Priority is t's priority class.
-func Priority(t *Tracked) int {
-	switch {
-	case t.Paid() && !t.Shipped():
-		return PriorityPaidNoTracking
-	case t.Shipped():
-		return PriorityShipped
-	}
-	return PriorityUnpaid
-}
-
-// Plan orders the open orders worth polling now, most urgent first: paid
-// without tracking (oldest payment first), then shipped (least recently
-// polled first), then unpaid (least recently polled first). Orders placed
-// less than VisibleAfter ago, polled less than MinRepoll ago, or closed are
-// left out. The caller polls down the list while its budget lasts.
-func Plan(open []Tracked, now time.Time, cfg PlanConfig) []Tracked {
-	var due []Tracked
-	for _, t := range open {
-		if t.Closed || now.Sub(t.PlacedAt) < cfg.VisibleAfter || !t.LastPolled.IsZero() && now.Sub(t.LastPolled) < cfg.MinRepoll {
-			continue
-		}
-		due = append(due, t)
-	}
-	slices.SortStableFunc(due, func(a, b Tracked) int {
-		pa, pb := Priority(&a), Priority(&b)
-		if pa != pb {
-			return pa - pb
-		}
-		var c int
-		if pa == PriorityPaidNoTracking {
-			c = a.PaidAt.Compare(b.PaidAt)
-		} else {
-			c = a.LastPolled.Compare(b.LastPolled)
-		}
-		if c != 0 {
-			return c
-		}
-		if c = a.PlacedAt.Compare(b.PlacedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.AEOrderID, b.AEOrderID)
-	})
-	return due
-}
-
-// Allowance is how many API calls the continuous poll may spend in one
-// round: what is left of the daily budget spread over the rounds left in
-// the day (UTC), at least one while any is left.
-func Allowance(dailyBudget, usedToday int, now time.Time, every time.Duration) int {
-	left := dailyBudget - usedToday
-	if left <= 0 || every <= 0 {
-		return 0
-	}
-	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
-	rounds := int(midnight.Sub(now.UTC())/every) + 1
-	return max(1, left/rounds)
-}
-
 // Quota errors of a manual sync.
 var (
 	// ErrQuotaExhausted: the day's manual syncs are used.
@@ -213,3 +132,74 @@ func ParseSyncTimes(list []string) ([]time.Duration, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// BudgetUse is an account's API calls of one UTC day.
+type BudgetUse struct {
+	// Day is the UTC day of Calls, "2006-01-02".
+	Day   string `json:"day"`
+	Calls int    `json:"calls"`
+}
+
+// Today is the calls of now's day: 0 once the day has changed.
+func (u BudgetUse) Today(now time.Time) int {
+	if u.Day != now.UTC().Format(time.DateOnly) {
+		return 0
+	}
+	return u.Calls
+}
+
+// Add counts n calls at now, starting a new day's count when the day
+// changed.
+func (u BudgetUse) Add(now time.Time, n int) BudgetUse {
+	day := now.UTC().Format(time.DateOnly)
+	if u.Day != day {
+		return BudgetUse{Day: day, Calls: n}
+	}
+	return BudgetUse{Day: day, Calls: u.Calls + n}
+}
+
+// LastSyncTime is the latest of the daily times ("HH:MM" UTC offsets) not
+// after now; zero when there are none.
+func LastSyncTime(now time.Time, times []time.Duration) time.Time {
+	u := now.UTC()
+	day := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
+	var best time.Time
+	for _, off := range times {
+		t := day.Add(off)
+		if t.After(u) {
+			t = t.Add(-24 * time.Hour)
+		}
+		if t.After(best) {
+			best = t
+		}
+	}
+	return best
+}
+
+// Backoff is the pause after AliExpress refused the app's calls over its
+// limits.
+type Backoff struct {
+	// Until is when polling resumes.
+	Until time.Time
+	// Step is the last pause, doubled at each refusal in a row.
+	Step time.Duration
+}
+
+// Limited is the backoff after a refusal at now: a throttle pauses a
+// minute, doubling at each refusal in a row; a spent quota pauses until
+// the next UTC midnight, when daily quotas reset. Either pause is capped
+// at maxPause (since AliExpress does not publish its quotas, a probe at
+// least that often finds out when calls work again).
+func (b Backoff) Limited(now time.Time, quotaExhausted bool, maxPause time.Duration) Backoff {
+	step := max(time.Minute, 2*b.Step)
+	if quotaExhausted {
+		step = ResetsAt(now).Sub(now)
+	}
+	if maxPause > 0 {
+		step = min(step, maxPause)
+	}
+	return Backoff{Until: now.Add(step), Step: step}
+}
+
+// Paused reports whether polling is paused at now.
+func (b Backoff) Paused(now time.Time) bool { return now.Before(b.Until) }

@@ -1,0 +1,3 @@
+module github.com/dropsync/dropsync/services/chaos
+
+go 1.26.0
