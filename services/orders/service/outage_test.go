@@ -24,6 +24,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/natsserver"
+	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/orders/service"
 )
 
@@ -40,24 +41,10 @@ type outage struct {
 	health healthpb.HealthClient
 }
 
-// freePort is a loopback port nothing listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
 // newOutage runs the service with no NATS server on its port yet.
 func newOutage(t *testing.T) *outage {
 	t.Helper()
-	o := &outage{t: t, port: freePort(t), dir: t.TempDir(), done: make(chan error, 1)}
+	o := &outage{t: t, port: natstest.FreePort(t), dir: t.TempDir(), done: make(chan error, 1)}
 	var cfg service.Config
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
