@@ -189,7 +189,7 @@ func (s *Syncer) SyncAll(ctx context.Context, match func(domain.Tracked) bool) (
 		if now.Sub(t.PlacedAt) < s.cfg.Schedule.VisibleAfter || match != nil && !match(t) {
 			continue
 		}
-		if s.budget.Left() < d.Cost {
+		if s.budget.Left() < domain.MaxPollCost {
 			r.Skipped++
 			continue
 		}
@@ -284,6 +284,9 @@ func (s *Syncer) PollDue(ctx context.Context) (Result, error) {
 		return r, nil
 	}
 	for _, d := range domain.Pick(due, now, allowance, s.cfg.SweepShare) {
+		if s.budget.Left() < domain.MaxPollCost {
+			break // the day's budget is kept to the call
+		}
 		n, err := s.poll(ctx, open[d.Index])
 		s.observe(ctx, err)
 		r.Published += n

@@ -70,6 +70,12 @@ func (t *Tracked) fullyShipped() bool {
 	return true
 }
 
+// MaxPollCost is the most calls one poll takes: the order query and
+// tracking.get. A poll of an order not known to have shipped costs one
+// call more than PollCost when it finds it shipped, so a day's budget is
+// only kept to the call when no poll starts with fewer calls left.
+const MaxPollCost = 2
+
 // PollCost is the API calls one poll of t is expected to take: the order
 // query, and tracking.get once anything may have shipped.
 func PollCost(t *Tracked) int {

@@ -47,6 +47,8 @@ func (o *simOrder) observe(now time.Time) (calls int) {
 // budget pace (allowance), and polls them through poll.
 type policy interface {
 	name() string
+	// budgeted: the policy keeps to the day's budget.
+	budgeted() bool
 	round(now time.Time, open []*simOrder, allowance int, poll func(*simOrder))
 }
 
@@ -56,7 +58,8 @@ type dropsync struct {
 	callsPerDay float64
 }
 
-func (dropsync) name() string { return "dropsync" }
+func (dropsync) name() string   { return "dropsync" }
+func (dropsync) budgeted() bool { return true }
 
 func (p dropsync) round(now time.Time, open []*simOrder, allowance int, poll func(*simOrder)) {
 	ts := make([]domain.Tracked, len(open))
@@ -75,7 +78,8 @@ func (p dropsync) round(now time.Time, open []*simOrder, allowance int, poll fun
 // roundRobin polls the least recently polled orders within the same pace.
 type roundRobin struct{}
 
-func (roundRobin) name() string { return "round-robin" }
+func (roundRobin) name() string   { return "round-robin" }
+func (roundRobin) budgeted() bool { return true }
 
 func (roundRobin) round(now time.Time, open []*simOrder, allowance int, poll func(*simOrder)) {
 	sorted := slices.Clone(open)
@@ -96,7 +100,8 @@ func (roundRobin) round(now time.Time, open []*simOrder, allowance int, poll fun
 // the budget: DSers' fixed schedule.
 type dsersSchedule struct{ last time.Time }
 
-func (*dsersSchedule) name() string { return "DSers 2x/day" }
+func (*dsersSchedule) name() string   { return "DSers 2x/day" }
+func (*dsersSchedule) budgeted() bool { return false }
 
 func (p *dsersSchedule) round(now time.Time, open []*simOrder, _ int, poll func(*simOrder)) {
 	next := domain.NextSyncTime(p.last, []time.Duration{2 * time.Hour, 14 * time.Hour})
@@ -178,6 +183,9 @@ func simulate(w workload, pol policy, dailyBudget int) result {
 		}
 		allowance := domain.Pace(dailyBudget, used, domain.PaceBurst(dailyBudget), now)
 		pol.round(now, open, allowance, func(o *simOrder) {
+			if pol.budgeted() && dailyBudget-used < domain.MaxPollCost {
+				return // the day's budget is kept to the call, as the connector keeps it
+			}
 			c := o.observe(now)
 			used += c
 			r.calls += c
