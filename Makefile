@@ -35,6 +35,10 @@ test: ## Run every test (race detector, shuffled, uncached)
 chaos: ## Chaos suite, long mode: every service, nats-server and the simulators as processes, SIGKILLed at random (~10 min); `make test` runs the short mode
 	go run ./services/chaos -mode long
 
+.PHONY: chaos-recovery
+chaos-recovery: ## Measure recovery from a 30 s NATS outage under 2 orders/s: backlog drain time, tracking -> store p50/p99 vs steady state (~6 min; not in `make test`)
+	go run ./services/chaos -mode recovery
+
 .PHONY: bench
 bench: ## Run the benchmarks; each figure is printed next to its baseline from the same run
 	go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee bench.out

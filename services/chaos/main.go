@@ -3,13 +3,17 @@
 // processes, a bounded workload with random SIGKILLs, platform faults and
 // duplicated webhooks, then an invariant report. It exits 1 on any
 // violation. `make chaos` runs the long mode; the short one also runs in
-// `make test` (TestChaosShort).
+// `make test` (TestChaosShort). `make chaos-recovery` runs the recovery
+// measurement: a 30 s NATS outage under a steady workload, with the time
+// the backlog takes to drain and the tracking -> store latency, next to
+// the steady state of the same run.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,7 +22,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "long", "long (300 orders over 6 minutes) or short (the CI run, about 2 minutes)")
+	mode := flag.String("mode", "long", "long (300 orders over 6 minutes), short (the CI run, about 2 minutes) or recovery (a 30 s NATS outage under a steady workload, measured; about 6 minutes)")
 	dir := flag.String("dir", "", "folder for binaries, data and logs (default: a new temporary folder, kept)")
 	root := flag.String("root", "", "workspace whose services are built (default: the one this runs in)")
 	flag.Parse()
@@ -34,11 +38,24 @@ func main() {
 	}
 }
 
+// report is what a run prints and judges by.
+type report interface {
+	Print(w io.Writer)
+	Violations() int
+}
+
 func run(ctx context.Context, mode, dir, root string) (bool, error) {
-	plan, err := harness.PlanFor(mode)
-	if err != nil {
-		return false, err
+	var runPlan func(harness.Options) (report, error)
+	if mode == harness.Recovery.Name {
+		runPlan = func(o harness.Options) (report, error) { return harness.RunRecovery(ctx, harness.Recovery, o) }
+	} else {
+		plan, err := harness.PlanFor(mode)
+		if err != nil {
+			return false, err
+		}
+		runPlan = func(o harness.Options) (report, error) { return harness.Run(ctx, plan, o) }
 	}
+	var err error
 	if root == "" {
 		if root, err = harness.WorkspaceRoot(ctx); err != nil {
 			return false, err
@@ -46,10 +63,10 @@ func run(ctx context.Context, mode, dir, root string) (bool, error) {
 	}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "dropsync-chaos-"); err != nil {
-			return false, err
+			return false, fmt.Errorf("make a temporary folder: %w", err)
 		}
 	}
-	r, err := harness.Run(ctx, plan, harness.Options{Root: root, Dir: dir, Out: os.Stdout})
+	r, err := runPlan(harness.Options{Root: root, Dir: dir, Out: os.Stdout})
 	if err != nil {
 		return false, fmt.Errorf("%w (logs in %s)", err, dir)
 	}

@@ -35,35 +35,12 @@ type Options struct {
 // run that could not be carried out (a build or start failure), not for
 // violations (Report.Violations).
 func Run(ctx context.Context, plan Plan, opts Options) (*Report, error) {
-	start := time.Now()
-	bin := filepath.Join(opts.Dir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return nil, fmt.Errorf("make %s: %w", bin, err)
-	}
-	fmt.Fprintf(opts.Out, "chaos %s: building into %s\n", plan.Name, bin)
-	if err := Build(ctx, opts.Root, bin); err != nil {
-		return nil, err
-	}
-	built := time.Since(start)
-	c, err := newCluster(opts.Dir, bin, plan)
+	s, err := boot(ctx, plan, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer c.stop()
-	fmt.Fprintf(opts.Out, "chaos %s: built in %v; starting nats-server, 4 simulators and 6 services (logs in %s)\n", plan.Name, built.Round(time.Second), opts.Dir)
-	if err := c.start(ctx); err != nil {
-		return nil, fmt.Errorf("start: %w", err)
-	}
-	conn, err := grpc.NewClient(c.addr("orders"), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("orders client: %w", err)
-	}
-	defer func() { _ = conn.Close() }()
-	w := &workload{c: c, plan: plan, client: ordersv1.NewOrderServiceClient(conn), out: opts.Out, aeSeen: map[int64]time.Time{}, errs: map[string]int{}}
-	if err := w.mapSupplier(ctx); err != nil {
-		return nil, err
-	}
-
+	defer s.close()
+	c, w := s.c, s.w
 	fmt.Fprintf(opts.Out, "chaos %s: %d orders over %v; a service SIGKILLed every %v-%v, nats-server %d times, %.0f%% platform faults\n",
 		plan.Name, plan.Orders, plan.Duration, plan.KillEvery[0], plan.KillEvery[1], plan.NATSKills, plan.Faults*100)
 	wctx, stopWork := context.WithCancel(ctx)
@@ -82,32 +59,97 @@ func Run(ctx context.Context, plan Plan, opts Options) (*Report, error) {
 	chaos.Wait()
 
 	fmt.Fprintf(opts.Out, "chaos %s: workload over (%d orders placed); settling for up to %v\n", plan.Name, len(w.snapshot()), plan.Settle)
+	r, err := s.conclude(ctx)
+	stopWork()
+	bg.Wait()
+	return r, err
+}
+
+// session is a started cluster and the workload that drives it.
+type session struct {
+	c     *cluster
+	w     *workload
+	conn  *grpc.ClientConn
+	start time.Time     // when the run began, build included
+	built time.Duration // how long the build took
+}
+
+// boot builds every binary, starts the cluster and maps the stores'
+// variants to the AliExpress catalog; close ends it all.
+func boot(ctx context.Context, plan Plan, opts Options) (*session, error) {
+	s := &session{start: time.Now()}
+	bin := filepath.Join(opts.Dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return nil, fmt.Errorf("make %s: %w", bin, err)
+	}
+	fmt.Fprintf(opts.Out, "chaos %s: building into %s\n", plan.Name, bin)
+	if err := Build(ctx, opts.Root, bin); err != nil {
+		return nil, err
+	}
+	s.built = time.Since(s.start)
+	c, err := newCluster(opts.Dir, bin, plan)
+	if err != nil {
+		return nil, err
+	}
+	s.c = c
+	fmt.Fprintf(opts.Out, "chaos %s: built in %v; starting nats-server, 4 simulators and 6 services (logs in %s)\n", plan.Name, s.built.Round(time.Second), opts.Dir)
+	if err := c.start(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	if s.conn, err = grpc.NewClient(c.addr("orders"), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		s.close()
+		return nil, fmt.Errorf("orders client: %w", err)
+	}
+	s.w = newWorkload(c, plan, ordersv1.NewOrderServiceClient(s.conn), opts.Out)
+	if err := s.w.mapSupplier(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// close stops every process and closes the orders client.
+func (s *session) close() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+	if s.c != nil {
+		s.c.stop()
+	}
+}
+
+// conclude waits until every process runs, lets the orders settle within
+// the plan's Settle, then reads the invariant report and fills in the
+// run's counts. The merchant and the sellers must still be at work.
+func (s *session) conclude(ctx context.Context) (*Report, error) {
+	c, w := s.c, s.w
 	settled := time.Now()
 	for _, p := range c.procs {
 		if err := p.waitRunning(ctx); err != nil {
 			return nil, err
 		}
 	}
-	err = w.settle(ctx, plan.Settle)
+	err := w.settle(ctx, w.plan.Settle)
 	settleTime := time.Since(settled)
 	// A quiet spell, so a late double has the time to show.
 	sleepUntil(ctx, time.Now().Add(5*time.Second))
 	r, rerr := w.report(ctx)
-	stopWork()
-	bg.Wait()
 	if rerr != nil {
 		return nil, rerr
 	}
-	r.Plan, r.Elapsed, r.Build, r.SettleTime, r.Settled = plan, time.Since(start), built, settleTime, err == nil
+	r.Plan, r.Elapsed, r.Build, r.SettleTime, r.Settled = w.plan, time.Since(s.start), s.built, settleTime, err == nil
 	for _, name := range c.order {
 		p := c.procs[name]
 		starts, kills := p.Counts()
 		r.Procs = append(r.Procs, ProcCount{Name: name, Starts: starts, Kills: kills})
 		r.SelfExits = append(r.SelfExits, p.Exits()...)
 	}
+	w.mu.Lock()
 	for kind, n := range w.errs {
 		r.HarnessErrors = append(r.HarnessErrors, fmt.Sprintf("%s: %d", kind, n))
 	}
+	w.mu.Unlock()
 	return r, nil
 }
 

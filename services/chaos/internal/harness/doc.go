@@ -6,6 +6,13 @@
 // platforms received and what the orders service says against the
 // invariants (see Report).
 //
+// RunRecovery is a measurement rather than a test (`make chaos-recovery`,
+// never in `make test`): a steady workload with no faults and no random
+// kills, one SIGKILL of nats-server for RecoveryPlan.Outage, then the
+// time until the backlog of the outage is drained and the tracking ->
+// store latency of the parcels shipped during the outage and recovery,
+// next to those of the steady state before it (RecoveryReport).
+//
 // Settings changed from the services' defaults, and why (everything else
 // is the default a deployment gets):
 //

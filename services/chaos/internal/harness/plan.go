@@ -72,5 +72,5 @@ func PlanFor(mode string) (Plan, error) {
 	case Long.Name:
 		return Long, nil
 	}
-	return Plan{}, fmt.Errorf("mode %q: want short or long", mode)
+	return Plan{}, fmt.Errorf("mode %q: want short or long (recovery is RunRecovery)", mode)
 }

@@ -38,6 +38,7 @@ type tracked struct {
 	// Unpaid orders are never paid: they belong in Pending.
 	Unpaid bool
 
+	placedAt  time.Time // when the store created it
 	payAt     time.Time // zero: paid (or never) at creation
 	lastPlace time.Time
 	places    int
@@ -50,11 +51,31 @@ type workload struct {
 	client ordersv1.OrderServiceClient
 	out    io.Writer
 
+	// shipDelay, if set, bounds the sellers' random wait from payment to
+	// the first parcel of an AliExpress order (the recovery mode's
+	// steady trickle of tracking); zero ships 2 s after payment.
+	shipDelay [2]time.Duration
+
 	mu      sync.Mutex
 	orders  []*tracked
 	aeSeen  map[int64]time.Time
+	shipAt  map[int64]time.Time // AliExpress order -> when its seller ships
+	shipped map[string]shipment // by tracking number
 	parcels int
 	errs    map[string]int // harness-side failures by kind, for the report
+}
+
+// shipment is one parcel the sellers shipped at AliExpress.
+type shipment struct {
+	AEOrder int64
+	// At is when the harness asked the simulator to ship it: the moment
+	// the tracking shows at AliExpress.
+	At time.Time
+}
+
+func newWorkload(c *cluster, plan Plan, client ordersv1.OrderServiceClient, out io.Writer) *workload {
+	return &workload{c: c, plan: plan, client: client, out: out,
+		aeSeen: map[int64]time.Time{}, shipAt: map[int64]time.Time{}, shipped: map[string]shipment{}, errs: map[string]int{}}
 }
 
 func (w *workload) logf(format string, args ...any) {
@@ -114,7 +135,35 @@ func (w *workload) customers(ctx context.Context) {
 		w.payDue(ctx)
 		w.placeOne(ctx, platforms[i%len(platforms)])
 	}
-	for range 60 { // the last late payments (at most 6 s after the last order)
+	w.payRest(ctx)
+}
+
+// maxSteadyOrders bounds the orders of a steady workload.
+const maxSteadyOrders = 5000
+
+// steady places orders at rate a second round the three stores, paying
+// the late payers when due, until stop is closed (or ctx ends); then it
+// pays the last ones.
+func (w *workload) steady(ctx context.Context, rate float64, stop <-chan struct{}) {
+	start, every := time.Now(), time.Duration(float64(time.Second)/rate)
+	for i := range maxSteadyOrders {
+		select {
+		case <-ctx.Done():
+			return
+		case <-stop:
+			w.payRest(ctx)
+			return
+		case <-time.After(time.Until(start.Add(time.Duration(i) * every))):
+		}
+		w.payDue(ctx)
+		w.placeOne(ctx, platforms[i%len(platforms)])
+	}
+	w.payRest(ctx)
+}
+
+// payRest pays the late payers (due at most 6 s after their order).
+func (w *workload) payRest(ctx context.Context) {
+	for range 60 {
 		if w.payDue(ctx) == 0 || !sleepUntil(ctx, time.Now().Add(200*time.Millisecond)) {
 			return
 		}
@@ -127,7 +176,7 @@ func (w *workload) placeOne(ctx context.Context, platform string) {
 	if !mug && !tee {
 		mug = true
 	}
-	t := &tracked{Platform: platform, Unpaid: rand.Float64() < w.plan.UnpaidShare}
+	t := &tracked{Platform: platform, Unpaid: rand.Float64() < w.plan.UnpaidShare, placedAt: time.Now()}
 	paidNow := !t.Unpaid && rand.IntN(4) != 0
 	if !t.Unpaid && !paidNow {
 		t.payAt = time.Now().Add(2*time.Second + rand.N(4*time.Second))
@@ -311,6 +360,9 @@ func (w *workload) sellers(ctx context.Context) {
 					w.fail("pay at AliExpress", err)
 				}
 			case aliexpresssim.StatusWaitSend, aliexpresssim.StatusPartSent:
+				if !w.readyToShip(o.ID) {
+					continue
+				}
 				for _, ch := range o.Children {
 					left := ch.Count - ch.Shipped
 					if left <= 0 {
@@ -319,12 +371,18 @@ func (w *workload) sellers(ctx context.Context) {
 					if left >= 2 && rand.IntN(3) == 0 {
 						left = 1 // the rest in a later parcel
 					}
-					form.Set("logistics_no", w.parcel())
+					no := w.parcel()
+					form.Set("logistics_no", no)
 					form.Set("service", "CAINIAO_STANDARD")
 					form["product_id"], form["count"] = []string{ch.ProductID}, []string{strconv.Itoa(left)}
+					at := time.Now()
 					if err := postForm(ctx, base+"ship", form); err != nil {
 						w.fail("ship at AliExpress", err)
+						break
 					}
+					w.mu.Lock()
+					w.shipped[no] = shipment{AEOrder: o.ID, At: at}
+					w.mu.Unlock()
 					break // one parcel per round
 				}
 			}
@@ -346,6 +404,23 @@ func (w *workload) due(id int64) bool {
 	}
 	w.aeSeen[id] = time.Now()
 	return true
+}
+
+// readyToShip reports whether an AliExpress order's seller is ready to
+// ship: at once without a shipDelay, else once a random delay within it
+// has passed since the order was first seen paid.
+func (w *workload) readyToShip(id int64) bool {
+	if w.shipDelay[1] == 0 {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	at, ok := w.shipAt[id]
+	if !ok {
+		at = time.Now().Add(between(w.shipDelay))
+		w.shipAt[id] = at
+	}
+	return time.Now().After(at)
 }
 
 func (w *workload) parcel() string {
