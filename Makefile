@@ -43,9 +43,22 @@ chaos-recovery: ## Measure recovery from a 30 s NATS outage under 2 orders/s: ba
 bench: ## Run the benchmarks; each figure is printed next to its baseline from the same run
 	go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS) | tee bench.out
 
+# Every fuzz target, as package:Function.
+FUZZ_TARGETS := \
+	./pkg/order:FuzzOrder ./pkg/bus:FuzzToken ./pkg/eventstore/jetstream:FuzzSubject \
+	./services/shopify/internal/domain:FuzzWebhook \
+	./services/woocommerce/internal/domain:FuzzParseWebhookOrder \
+	./services/wix/internal/domain:FuzzDecodeMessage \
+	./services/aliexpress/internal/aeapi:FuzzParseCreateOrder ./services/aliexpress/internal/aeapi:FuzzParseOrder \
+	./services/aliexpress/internal/aeapi:FuzzParseTracking ./services/aliexpress/internal/aeapi:FuzzParseToken \
+	./services/aliexpress/internal/aeapi:FuzzParseError
+
 .PHONY: fuzz
-fuzz: ## Fuzz the order aggregate for FUZZTIME (default 60s)
-	go test -run '^$$' -fuzz FuzzOrder -fuzztime $${FUZZTIME:-60s} ./pkg/order
+fuzz: ## Fuzz the order aggregate and every webhook and AliExpress response decoder, FUZZTIME each (default 60s; CI runs 3s)
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn in $$pkg"; \
+	  go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-60s} $$pkg || exit 1; \
+	done
 
 .PHONY: generate
 generate: tools ## Regenerate protobuf code and the README's configuration tables

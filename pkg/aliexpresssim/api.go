@@ -11,8 +11,15 @@ import (
 )
 
 // wrap encodes a list the AliExpress way: {name: [...]}, or {name: {...}}
-// for one element when Config.Singletons says so. Callers hold mu.
-func (s *Sim) wrap(name string, items []any) map[string]any {
+// for one element when Config.Singletons says so; a bare array when
+// Config.BareLists. Callers hold mu.
+func (s *Sim) wrap(name string, items []any) any {
+	if items == nil {
+		items = []any{}
+	}
+	if s.cfg.BareLists {
+		return items
+	}
 	if len(items) == 1 {
 		bare := false
 		switch s.cfg.Singletons {
@@ -25,9 +32,6 @@ func (s *Sim) wrap(name string, items []any) map[string]any {
 		if bare {
 			return map[string]any{name: items[0]}
 		}
-	}
-	if items == nil {
-		items = []any{}
 	}
 	return map[string]any{name: items}
 }
@@ -201,11 +205,11 @@ func (s *Sim) placed(ids []int64) map[string]any {
 			})
 		}
 	}
-	return map[string]any{"result": map[string]any{
-		"is_success":         true,
-		"order_list":         s.wrap("number", numbers),
-		"order_product_list": s.wrap("aeop_order_product", products),
-	}}
+	res := map[string]any{"is_success": true, "order_list": s.wrap("number", numbers)}
+	if !s.cfg.OrderIDsOnly {
+		res["order_product_list"] = s.wrap("aeop_order_product", products)
+	}
+	return map[string]any{"result": res}
 }
 
 // visible finds an order of the token's account that trade.ds.order.get
@@ -239,8 +243,11 @@ func (s *Sim) orderGet(now time.Time, tok *token, p url.Values) (map[string]any,
 	for _, c := range o.children {
 		total += c.priceCents * int64(c.count)
 		ch := map[string]any{
-			"product_id": num(c.productID), "sku_id": num(c.skuID), "product_count": c.count,
+			"sku_id": num(c.skuID), "product_count": c.count,
 			"product_name": c.title, "product_price": money(c.priceCents),
+		}
+		if !s.cfg.ChildrenWithoutProductID {
+			ch["product_id"] = num(c.productID)
 		}
 		if c.endReason != "" {
 			ch["end_reason"] = c.endReason

@@ -29,7 +29,8 @@
 // Success is {"<method with underscores>_response": {...}}. Lists come
 // wrapped in an object named after their element
 // ({"aeop_child_order_info": [...]}) and, per Config.Singletons, a
-// one-element list sometimes comes as a bare object. Numeric ids (order,
+// one-element list sometimes comes as a bare object; with Config.BareLists
+// every list is a bare array, as the field tables document. Numeric ids (order,
 // product and SKU ids) are JSON numbers; SKU ids exceed 2^53, so a client
 // must not decode them as float64.
 //
@@ -44,7 +45,8 @@
 //     item in order_product_list {"aeop_order_product": [...]} (order_id,
 //     product_id, sku_id, sku_attr, product_count): a simulator extension
 //     that stands for what a connector would otherwise learn from the
-//     orders' child lists once they are visible.
+//     orders' child lists once they are visible. Config.OrderIDsOnly
+//     leaves it out, as the real API does.
 //   - aliexpress.trade.ds.order.get: single_order_query {"order_id": N}. An
 //     order is not visible until Config.VisibleAfter (10 s) after its
 //     creation, on the simulator's clock.
@@ -54,6 +56,9 @@
 //     status, paged.
 //   - /rest/auth/token/create (code from Sim.AuthCode) and
 //     /rest/auth/token/refresh (refresh_token).
+//
+// With Config.ChildrenWithoutProductID the children of
+// trade.ds.order.get carry sku_id but no product_id, as its sample does.
 //
 // # Controls
 //

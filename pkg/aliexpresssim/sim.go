@@ -73,6 +73,19 @@ type Config struct {
 	Zone *time.Location
 	// Singletons encodes one-element lists; default SingletonsAlternate.
 	Singletons Singletons
+	// OrderIDsOnly answers ds.order.create as its documentation shows it:
+	// order_list only, without the order_product_list extension, so a
+	// client that places several sellers' items learns which order holds
+	// which item only by reading the orders back.
+	OrderIDsOnly bool
+	// ChildrenWithoutProductID leaves product_id out of
+	// trade.ds.order.get's children, as the method's sample does (sku_id
+	// and product_count stay).
+	ChildrenWithoutProductID bool
+	// BareLists encodes every list as a bare array, the shape the
+	// methods' field tables document ("child_order_list": [...]), instead
+	// of wrapped in an object named after its element.
+	BareLists bool
 	// RiskControlFor, when set, puts every paid order in RISK_CONTROL for
 	// that long before WAIT_SELLER_SEND_GOODS.
 	RiskControlFor time.Duration

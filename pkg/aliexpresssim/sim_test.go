@@ -613,3 +613,28 @@ func TestControlsOverHTTP(t *testing.T) {
 		t.Errorf("order %+v, %v", o, err)
 	}
 }
+
+// TestDocumentedShapes: OrderIDsOnly answers ds.order.create with
+// order_list only; BareLists sends lists as bare arrays;
+// ChildrenWithoutProductID leaves product_id out of the children.
+func TestDocumentedShapes(t *testing.T) {
+	e := newEnv(t, sim.Config{OrderIDsOnly: true, BareLists: true, ChildrenWithoutProductID: true, VisibleAfter: time.Second})
+	res := e.place("out-1", item("1005001", "14:200013901#White", 2), item("1005002", "5:361386", 1))
+	if _, ok := res["order_product_list"]; ok || res["is_success"] != true {
+		t.Fatalf("placement %v: want is_success and no order_product_list", res)
+	}
+	ids, ok := res["order_list"].([]any)
+	if !ok || len(ids) != 2 {
+		t.Fatalf("order_list %v, want a bare array of 2 ids", res["order_list"])
+	}
+	e.clock.Advance(2 * time.Second)
+	got := e.result(e.call(sim.MethodOrderGet, map[string]string{"single_order_query": fmt.Sprintf(`{"order_id":%v}`, ids[0])}), sim.MethodOrderGet)
+	kids, ok := got["child_order_list"].([]any)
+	if !ok || len(kids) != 1 {
+		t.Fatalf("child_order_list %v, want a bare array of 1 child", got["child_order_list"])
+	}
+	kid := kids[0].(map[string]any)
+	if _, ok := kid["product_id"]; ok || fmt.Sprint(kid["sku_id"]) != "12000037255569170" || fmt.Sprint(kid["product_count"]) != "2" {
+		t.Errorf("child %v: want sku_id and product_count, no product_id", kid)
+	}
+}

@@ -175,7 +175,7 @@ func openAccount(ctx context.Context, spec Account, a AliExpress, store *app.Sto
 	})
 	return &app.Account{
 		Name: spec.Name, Default: spec.Default, Stores: spec.Stores, Health: health,
-		Placer: app.NewPlacer(api, store, pub, now, a.MaxDeliver, log).ForAccount(spec.Name),
+		Placer: app.NewPlacer(api, store, pub, now, a.MaxDeliver, log).ForAccount(spec.Name).ReadBackAfter(a.VisibleAfter + 5*time.Second),
 		Syncer: app.NewSyncer(api, store, pub, budget, now, sc, log),
 	}, nil
 }

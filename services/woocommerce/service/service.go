@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s.Webhooks, err = webhook.New(webhook.Config{
 		Platform:  Name,
 		Verifier:  ports.Verifier(deps.Stores),
-		Decoder:   &ports.Decoder{Stores: deps.Stores, Refunds: refundReader(s.APIs), Log: log},
+		Decoder:   &ports.Decoder{Stores: deps.Stores, Refunds: refundReader(s.APIs), Orders: orderReader(s.APIs), Log: log},
 		Publisher: pub,
 		Dedupe:    dedupe,
 		Logger:    log,
@@ -262,4 +262,16 @@ func (r refundReader) Refunds(ctx context.Context, st *stores.Store, orderID int
 		return nil, fmt.Errorf("%w %q", stores.ErrUnknownStore, st.Slug)
 	}
 	return api.Refunds(ctx, orderID)
+}
+
+// orderReader reads orders back through the store's client.
+type orderReader map[string]*wcapi.Client
+
+// Order implements ports.OrderReader.
+func (r orderReader) Order(ctx context.Context, st *stores.Store, orderID int64) (domain.Order, error) {
+	api, ok := r[st.Slug]
+	if !ok {
+		return domain.Order{}, fmt.Errorf("%w %q", stores.ErrUnknownStore, st.Slug)
+	}
+	return api.Order(ctx, orderID)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -298,4 +299,213 @@ func TestTrackingFollowsTheSimulator(t *testing.T) {
 	if err := sim.Deliver(id, "LP9"); !errors.Is(err, aliexpresssim.ErrUnknown) {
 		t.Errorf("unknown parcel: %v", err)
 	}
+}
+
+// TestShapesWeDoNotExpect: numbers as strings and strings as numbers, ids
+// above 2^53, code fields as strings or numbers, null where an object or a
+// list was expected, and every list shape decode to the same result; a
+// body that is truly unusable is ErrMalformed (retried, never a refusal).
+func TestShapesWeDoNotExpect(t *testing.T) {
+	get := func(result string) []byte {
+		return []byte(`{"aliexpress_trade_ds_order_get_response":{"result":` + result + `}}`)
+	}
+	create := func(result string) []byte {
+		return []byte(`{"aliexpress_ds_order_create_response":{"result":` + result + `}}`)
+	}
+	track := func(lines string) []byte {
+		return []byte(`{"aliexpress_ds_order_tracking_get_response":{"result":{"ret":true,"data":{"tracking_detail_line_list":` + lines + `}}}}`)
+	}
+	kid := `{"product_id":1005001000000001,"sku_id":12000037255569170,"product_count":2}`
+	for _, tc := range []struct {
+		name string
+		run  func() (string, error)
+		want string // fmt of the result, or the error's text
+		bad  bool   // ErrMalformed
+	}{
+		{"children wrapped", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":{"aeop_child_order_info":[` + kid + `]}}`))
+		}, "1005001000000001/12000037255569170x2", false},
+		{"children wrapped, one as an object", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":{"aeop_child_order_info":` + kid + `}}`))
+		}, "1005001000000001/12000037255569170x2", false},
+		{"children as a bare array", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":[` + kid + `]}`))
+		}, "1005001000000001/12000037255569170x2", false},
+		{"children as one bare object", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":` + kid + `}`))
+		}, "1005001000000001/12000037255569170x2", false},
+		{"ids and counts as strings", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":[{"product_id":"1005001000000001","sku_id":"12000037255569170","product_count":"2"}]}`))
+		}, "1005001000000001/12000037255569170x2", false},
+		{"ids with an exponent, counts with a fraction", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":[{"product_id":1.005001000000001e15,"sku_id":12000037255569170.0,"product_count":2.0}]}`))
+		}, "1005001000000001/12000037255569170x2", false},
+		{"status as a number", func() (string, error) {
+			o, err := aeapi.ParseOrder(get(`{"order_status":1,"logistics_status":null}`))
+			if err != nil {
+				return "", err
+			}
+			return o.Status, nil
+		}, "1", false},
+		{"null child list and logistics", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":null,"logistics_info_list":null,"store_info":null}`))
+		}, "", false},
+		{"empty wrapper and empty array", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":{},"logistics_info_list":[]}`))
+		}, "", false},
+		{"null result", func() (string, error) { return children(get(`null`)) }, "no result", true},
+		{"result is a string", func() (string, error) { return children(get(`"oops"`)) }, "no result", true},
+		{"a count that is no number", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":[{"product_count":"two"}]}`))
+		}, "not an integer", true},
+		{"a child that is an array", func() (string, error) {
+			return children(get(`{"order_status":"FINISH","child_order_list":[[1]]}`))
+		}, "list aeop_child_order_info", true},
+		{"order ids above 2^53, numbers and strings, a duplicate", func() (string, error) {
+			r, err := aeapi.ParseCreateOrder(create(`{"is_success":"true","order_list":{"number":[8190000000000001,"8190000000000003",8190000000000001]}}`))
+			if err != nil {
+				return "", err
+			}
+			return strings.Join(r.OrderIDs, ","), nil
+		}, "8190000000000001,8190000000000003", false},
+		{"order list as a bare number", func() (string, error) {
+			r, err := aeapi.ParseCreateOrder(create(`{"is_success":true,"order_list":8190000000000001}`))
+			if err != nil {
+				return "", err
+			}
+			return strings.Join(r.OrderIDs, ","), nil
+		}, "8190000000000001", false},
+		{"error_code as a number", func() (string, error) {
+			r, err := aeapi.ParseCreateOrder(create(`{"is_success":false,"error_code":4001,"error_msg":null}`))
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprint(r.Success, r.ErrorCode), nil
+		}, "false4001", false},
+		{"success without an order id", func() (string, error) {
+			_, err := aeapi.ParseCreateOrder(create(`{"is_success":true,"order_list":{"number":[]}}`))
+			return "", err
+		}, "success without order ids", true},
+		{"a flag that is no flag", func() (string, error) {
+			_, err := aeapi.ParseCreateOrder(create(`{"is_success":"maybe"}`))
+			return "", err
+		}, "not a boolean", true},
+		{"tracking lines wrapped", func() (string, error) {
+			return parcels(track(`{"tracking_detail":[{"mail_no":"LP1","package_item_list":{"package_item":[{"item_id":1,"quantity":"1"}]}}]}`))
+		}, "LP1:1x1", false},
+		{"tracking lines bare, items bare, nodes bare", func() (string, error) {
+			return parcels(track(`[{"mail_no":"LP1","package_item_list":[{"item_id":"1","quantity":1}],"detail_node_list":[{"time_stamp":"1763700000000","tracking_name":"Shipped"}]}]`))
+		}, "LP1:1x1@1763700000000", false},
+		{"tracking line as one object, under another wrapper name", func() (string, error) {
+			return parcels(track(`{"detail":[{"mail_no":12345,"package_item_list":{"package_item":{"item_id":1,"quantity":2}}}]}`))
+		}, "12345:1x2", false},
+		{"tracking data null", func() (string, error) {
+			return parcels([]byte(`{"aliexpress_ds_order_tracking_get_response":{"result":{"ret":"true","data":null}}}`))
+		}, "", false},
+		{"tracking ret false: a refusal", func() (string, error) {
+			_, err := aeapi.ParseTracking([]byte(`{"aliexpress_ds_order_tracking_get_response":{"result":{"ret":"false","code":1001,"msg":"no info"}}}`))
+			var ae *aeapi.APIError
+			if errors.As(err, &ae) {
+				return ae.Code + " " + ae.Msg, nil
+			}
+			return "", err
+		}, "1001 no info", false},
+		{"an error_response inside a success envelope's place", func() (string, error) {
+			_, err := aeapi.ParseOrder([]byte(`{"error_response":{"code":27,"msg":"Invalid session","sub_code":"session-expired"}}`))
+			var ae *aeapi.APIError
+			if errors.As(err, &ae) {
+				return ae.Code + " " + fmt.Sprint(ae.Expired()), nil
+			}
+			return "", err
+		}, "27 true", false},
+		{"error_response with a numeric sub_code and request id", func() (string, error) {
+			e, err := aeapi.ParseError([]byte(`{"error_response":{"code":"7","sub_code":7,"request_id":12000037255569170}}`))
+			if err != nil {
+				return "", err
+			}
+			return e.Code + "/" + e.SubCode + "/" + e.RequestID, nil
+		}, "7/7/12000037255569170", false},
+		{"error_response empty", func() (string, error) {
+			e, err := aeapi.ParseError([]byte(`{"error_response":{}}`))
+			if err != nil {
+				return "", err
+			}
+			return e.Code, nil
+		}, "error_response", false},
+		{"error_response null: none", func() (string, error) {
+			e, err := aeapi.ParseError([]byte(`{"error_response":null,"aliexpress_ds_order_list_response":{"result":{}}}`))
+			return fmt.Sprint(e == nil), err
+		}, "true", false},
+		{"a body that is no object", func() (string, error) {
+			_, err := aeapi.ParseError([]byte(`<html>502</html>`))
+			return "", err
+		}, "not a JSON object", true},
+		{"/rest error at the top level", func() (string, error) {
+			_, err := aeapi.ParseToken(aeapi.PathTokenRefresh, []byte(`{"code":"IllegalRefreshToken","type":"ISV","message":"expired"}`))
+			var ae *aeapi.APIError
+			if errors.As(err, &ae) {
+				return ae.Code + " " + ae.Msg, nil
+			}
+			return "", err
+		}, "IllegalRefreshToken expired", false},
+		{"token with code 0 as a number and numbers as strings", func() (string, error) {
+			tok, err := aeapi.ParseToken(aeapi.PathTokenRefresh, []byte(`{"code":0,"access_token":"a","expire_time":"1795536000000","user_id":2210000000000001}`))
+			if err != nil {
+				return "", err
+			}
+			return tok.AccessToken + " " + strconv.FormatInt(tok.ExpiresAt.UnixMilli(), 10) + " " + tok.UserID, nil
+		}, "a 1795536000000 2210000000000001", false},
+		{"token without access_token", func() (string, error) {
+			_, err := aeapi.ParseToken(aeapi.PathTokenRefresh, []byte(`{"code":"0","access_token":null}`))
+			return "", err
+		}, "no access_token", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.run()
+			switch {
+			case tc.bad:
+				if !errors.Is(err, aeapi.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("err = %v, want ErrMalformed with %q", err, tc.want)
+				}
+			case err != nil:
+				t.Errorf("err = %v, want %q", err, tc.want)
+			case got != tc.want:
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// children is a trade.ds.order.get body's children as
+// "product/skuxcount;...".
+func children(body []byte) (string, error) {
+	o, err := aeapi.ParseOrder(body)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, c := range o.Children {
+		parts = append(parts, fmt.Sprintf("%s/%sx%d", c.ProductID, c.SkuID, c.Count))
+	}
+	return strings.Join(parts, ";"), nil
+}
+
+// parcels is a tracking.get body's parcels as "no:itemxcount@latest;...".
+func parcels(body []byte) (string, error) {
+	pkgs, err := aeapi.ParseTracking(body)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	for _, p := range pkgs {
+		s := p.LogisticsNo + ":"
+		for _, it := range p.Items {
+			s += fmt.Sprintf("%sx%d", it.ProductID, it.Count)
+		}
+		if !p.Latest.At.IsZero() {
+			s += "@" + strconv.FormatInt(p.Latest.At.UnixMilli(), 10)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ";"), nil
 }

@@ -30,6 +30,7 @@ const (
 	MethodOrderCreate = "aliexpress.ds.order.create"
 	MethodOrderGet    = "aliexpress.trade.ds.order.get"
 	MethodTrackingGet = "aliexpress.ds.order.tracking.get"
+	PathTokenCreate   = "/auth/token/create"
 	PathTokenRefresh  = "/auth/token/refresh"
 )
 
@@ -108,23 +109,13 @@ func Classify(resp *client.Response) error {
 	if err := client.StatusClassifier(resp); err != nil {
 		return err
 	}
-	var body struct {
-		ErrorResponse *struct {
-			Code      Code   `json:"code"`
-			Msg       string `json:"msg"`
-			SubCode   string `json:"sub_code"`
-			SubMsg    string `json:"sub_msg"`
-			RequestID string `json:"request_id"`
-		} `json:"error_response"`
+	e, err := ParseError(resp.Body)
+	if err != nil {
+		return client.Retryable(err, 0)
 	}
-	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		return client.Retryable(fmt.Errorf("%w: not JSON: %w", ErrMalformed, err), 0)
-	}
-	if body.ErrorResponse == nil {
+	if e == nil {
 		return nil
 	}
-	er := body.ErrorResponse
-	e := &APIError{Code: string(er.Code), Msg: er.Msg, SubCode: er.SubCode, SubMsg: er.SubMsg, RequestID: er.RequestID}
 	switch {
 	case e.QuotaExhausted():
 		return client.Permanent(e)
@@ -215,11 +206,65 @@ func (c *Client) send(ctx context.Context, method, path string, biz url.Values) 
 	return resp.Body, nil
 }
 
-// result decodes {"<method>_response": {"result": ...}} into out.
+// ParseError reads the refusal in a response body, nil when there is
+// none: {"error_response": {code, msg, sub_code, sub_msg, request_id}} of
+// /sync APIs, or the top-level {code, type, message, request_id} of /rest
+// APIs (token create and refresh), whose success carries code "0". Codes
+// may be strings or numbers. A body that is not a JSON object is
+// ErrMalformed.
+func ParseError(body []byte) (*APIError, error) {
+	var r struct {
+		ErrorResponse *struct {
+			Code      Code `json:"code"`
+			Msg       Text `json:"msg"`
+			Message   Text `json:"message"`
+			SubCode   Code `json:"sub_code"`
+			SubMsg    Text `json:"sub_msg"`
+			RequestID Text `json:"request_id"`
+		} `json:"error_response"`
+		Code        Code            `json:"code"`
+		Message     Text            `json:"message"`
+		Msg         Text            `json:"msg"`
+		RequestID   Text            `json:"request_id"`
+		AccessToken json.RawMessage `json:"access_token"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %w", ErrMalformed, err)
+	}
+	if er := r.ErrorResponse; er != nil {
+		e := &APIError{Code: string(er.Code), Msg: string(er.Msg), SubCode: string(er.SubCode), SubMsg: string(er.SubMsg), RequestID: string(er.RequestID)}
+		if e.Msg == "" {
+			e.Msg = string(er.Message)
+		}
+		if e.Code == "" && e.SubCode == "" {
+			e.Code = "error_response"
+		}
+		return e, nil
+	}
+	if r.Code != "" && r.Code != "0" && len(r.AccessToken) == 0 {
+		msg := r.Message
+		if msg == "" {
+			msg = r.Msg
+		}
+		return &APIError{Code: string(r.Code), Msg: string(msg), RequestID: string(r.RequestID)}, nil
+	}
+	return nil, nil
+}
+
+// result decodes {"<method>_response": {"result": ...}} into out. An
+// error_response is its *APIError; a missing or null result is
+// ErrMalformed.
 func result(method string, body []byte, out any) error {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(body, &env); err != nil {
 		return malformed(method, err.Error())
+	}
+	if _, ok := env["error_response"]; ok {
+		if e, err := ParseError(body); err == nil && e != nil {
+			return e
+		}
 	}
 	raw, ok := env[responseKey(method)]
 	if !ok {
@@ -228,7 +273,7 @@ func result(method string, body []byte, out any) error {
 	var r struct {
 		Result json.RawMessage `json:"result"`
 	}
-	if err := json.Unmarshal(raw, &r); err != nil || len(r.Result) == 0 {
+	if err := json.Unmarshal(raw, &r); err != nil || !isObject(r.Result) {
 		return malformed(method, "no result")
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.Result))
@@ -237,6 +282,86 @@ func result(method string, body []byte, out any) error {
 		return malformed(method, err.Error())
 	}
 	return nil
+}
+
+// isObject reports whether b is a JSON object.
+func isObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{'
+}
+
+// Token is the result of token create or refresh.
+type Token struct {
+	AccessToken, RefreshToken string
+	// ExpiresAt and RefreshExpiresAt are expire_time and
+	// refresh_token_valid_time (epoch ms); zero when absent.
+	ExpiresAt, RefreshExpiresAt time.Time
+	// UserID and Account name the authorising AliExpress user.
+	UserID, Account string
+}
+
+// ParseToken decodes the body of /auth/token/create or
+// /auth/token/refresh: the token fields at the top level, numbers as
+// numbers or strings; a refusal is its *APIError. A token without
+// access_token is ErrMalformed.
+func ParseToken(path string, body []byte) (*Token, error) {
+	e, err := ParseError(body)
+	if err != nil {
+		return nil, malformed(path, err.Error())
+	}
+	if e != nil {
+		return nil, e
+	}
+	var r struct {
+		AccessToken  Text `json:"access_token"`
+		RefreshToken Text `json:"refresh_token"`
+		ExpireTime   ID   `json:"expire_time"`
+		RefreshValid ID   `json:"refresh_token_valid_time"`
+		UserID       ID   `json:"user_id"`
+		Account      Text `json:"account"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return nil, malformed(path, err.Error())
+	}
+	if r.AccessToken == "" {
+		return nil, malformed(path, "no access_token")
+	}
+	t := &Token{AccessToken: string(r.AccessToken), RefreshToken: string(r.RefreshToken), UserID: string(r.UserID), Account: string(r.Account)}
+	ms := func(id ID) time.Time {
+		n, err := strconv.ParseInt(string(id), 10, 64)
+		if err != nil || n <= 0 || n > maxMillis {
+			return time.Time{}
+		}
+		return time.UnixMilli(n).UTC()
+	}
+	t.ExpiresAt, t.RefreshExpiresAt = ms(r.ExpireTime), ms(r.RefreshValid)
+	return t, nil
+}
+
+// CreateToken exchanges an authorization code for tokens
+// (/auth/token/create) and acts with them from then on.
+func (c *Client) CreateToken(ctx context.Context, code string) (*Token, error) {
+	body, err := c.send(ctx, PathTokenCreate, PathTokenCreate, url.Values{"code": {code}})
+	if err != nil {
+		return nil, fmt.Errorf("create token: %w", err)
+	}
+	tok, err := ParseToken(PathTokenCreate, body)
+	if err != nil {
+		return nil, fmt.Errorf("create token: %w", err)
+	}
+	c.setTokens(tok)
+	return tok, nil
+}
+
+func (c *Client) setTokens(tok *Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.access = tok.AccessToken
+	if tok.RefreshToken != "" {
+		c.refresh = tok.RefreshToken
+	}
 }
 
 // Refresh exchanges the refresh token for a new access token.
@@ -249,18 +374,10 @@ func (c *Client) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("refresh token: %w", err)
 	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
+	tok, err := ParseToken(PathTokenRefresh, body)
+	if err != nil {
+		return fmt.Errorf("refresh token: %w", err)
 	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return malformed(PathTokenRefresh, "no access_token")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.access = tok.AccessToken
-	if tok.RefreshToken != "" {
-		c.refresh = tok.RefreshToken
-	}
+	c.setTokens(tok)
 	return nil
 }

@@ -96,42 +96,72 @@ func (c *Client) CreateOrder(ctx context.Context, req PlaceRequest) (*PlaceResul
 	if err != nil {
 		return nil, err
 	}
+	return ParseCreateOrder(body)
+}
+
+// ParseCreateOrder decodes a ds.order.create response body. order_list
+// and order_product_list may come in any List shape, ids and counts as
+// numbers or strings, is_success as a boolean or a string. The result is
+// consistent: a success has at least one order id, each once, and every
+// product names one of them (a product without order_id belongs to the
+// only order; one naming no listed order is dropped, and the connector
+// reads the orders back instead). A success without is_success but with
+// order ids and no error_code is a success: the orders exist.
+func ParseCreateOrder(body []byte) (*PlaceResult, error) {
 	var r struct {
-		IsSuccess        any    `json:"is_success"`
-		OrderList        List   `json:"order_list"`
-		OrderProductList List   `json:"order_product_list"`
-		ErrorCode        string `json:"error_code"`
-		ErrorMsg         string `json:"error_msg"`
+		IsSuccess        *Bool `json:"is_success"`
+		OrderList        List  `json:"order_list"`
+		OrderProductList List  `json:"order_product_list"`
+		ErrorCode        Code  `json:"error_code"`
+		ErrorMsg         Text  `json:"error_msg"`
 	}
 	if err := result(MethodOrderCreate, body, &r); err != nil {
 		return nil, err
-	}
-	out := &PlaceResult{Success: r.IsSuccess == true || r.IsSuccess == "true", ErrorCode: r.ErrorCode, ErrorMsg: r.ErrorMsg}
-	if !out.Success {
-		return out, nil
 	}
 	var ids []ID
 	if err := r.OrderList.Items("number", &ids); err != nil {
 		return nil, malformed(MethodOrderCreate, err.Error())
 	}
+	out := &PlaceResult{ErrorCode: string(r.ErrorCode), ErrorMsg: string(r.ErrorMsg)}
+	switch {
+	case r.IsSuccess != nil:
+		out.Success = bool(*r.IsSuccess)
+	default:
+		out.Success = len(ids) > 0 && out.ErrorCode == ""
+	}
+	if !out.Success {
+		return out, nil
+	}
 	for _, id := range ids {
-		out.OrderIDs = append(out.OrderIDs, string(id))
+		if id != "" && !slices.Contains(out.OrderIDs, string(id)) {
+			out.OrderIDs = append(out.OrderIDs, string(id))
+		}
+	}
+	if len(out.OrderIDs) == 0 {
+		return nil, malformed(MethodOrderCreate, "success without order ids")
 	}
 	var prods []struct {
-		OrderID      ID     `json:"order_id"`
-		ProductID    ID     `json:"product_id"`
-		SkuID        ID     `json:"sku_id"`
-		SkuAttr      string `json:"sku_attr"`
-		ProductCount int    `json:"product_count"`
+		OrderID      ID   `json:"order_id"`
+		ProductID    ID   `json:"product_id"`
+		SkuID        ID   `json:"sku_id"`
+		SkuAttr      Text `json:"sku_attr"`
+		ProductCount Int  `json:"product_count"`
 	}
 	if err := r.OrderProductList.Items("aeop_order_product", &prods); err != nil {
 		return nil, malformed(MethodOrderCreate, err.Error())
 	}
 	for _, p := range prods {
-		out.Products = append(out.Products, PlacedProduct{OrderID: string(p.OrderID), ProductID: string(p.ProductID), SkuID: string(p.SkuID), SkuAttr: p.SkuAttr, Count: p.ProductCount})
-	}
-	if len(out.OrderIDs) == 0 {
-		return nil, malformed(MethodOrderCreate, "success without order ids")
+		if p.ProductCount < 0 {
+			return nil, malformed(MethodOrderCreate, "negative product_count")
+		}
+		oid := string(p.OrderID)
+		if oid == "" && len(out.OrderIDs) == 1 {
+			oid = out.OrderIDs[0]
+		}
+		if !slices.Contains(out.OrderIDs, oid) {
+			continue
+		}
+		out.Products = append(out.Products, PlacedProduct{OrderID: oid, ProductID: string(p.ProductID), SkuID: string(p.SkuID), SkuAttr: string(p.SkuAttr), Count: int(p.ProductCount)})
 	}
 	return out, nil
 }
@@ -167,12 +197,21 @@ func (c *Client) GetOrder(ctx context.Context, aeOrderID string) (*OrderInfo, er
 	if err != nil {
 		return nil, err
 	}
+	return ParseOrder(body)
+}
+
+// ParseOrder decodes a trade.ds.order.get response body. child_order_list
+// and logistics_info_list may come in any List shape; a child may lack
+// product_id (the domain matches it by SKU, then by elimination); counts
+// and ids may be numbers or strings. An order without order_status is
+// malformed.
+func ParseOrder(body []byte) (*OrderInfo, error) {
 	var r struct {
-		GMTCreate       string `json:"gmt_create"`
-		OrderStatus     string `json:"order_status"`
-		LogisticsStatus string `json:"logistics_status"`
-		ChildOrderList  List   `json:"child_order_list"`
-		LogisticsList   List   `json:"logistics_info_list"`
+		GMTCreate       Text `json:"gmt_create"`
+		OrderStatus     Text `json:"order_status"`
+		LogisticsStatus Text `json:"logistics_status"`
+		ChildOrderList  List `json:"child_order_list"`
+		LogisticsList   List `json:"logistics_info_list"`
 	}
 	if err := result(MethodOrderGet, body, &r); err != nil {
 		return nil, err
@@ -180,34 +219,37 @@ func (c *Client) GetOrder(ctx context.Context, aeOrderID string) (*OrderInfo, er
 	if r.OrderStatus == "" {
 		return nil, malformed(MethodOrderGet, "no order_status")
 	}
-	info := &OrderInfo{Status: r.OrderStatus, LogisticsStatus: r.LogisticsStatus}
+	info := &OrderInfo{Status: string(r.OrderStatus), LogisticsStatus: string(r.LogisticsStatus)}
 	if r.GMTCreate != "" {
-		if t, err := time.ParseInLocation("2006-01-02 15:04:05", r.GMTCreate, Zone); err == nil {
+		if t, err := time.ParseInLocation("2006-01-02 15:04:05", string(r.GMTCreate), Zone); err == nil {
 			info.Created = t
 		}
 	}
 	var kids []struct {
-		ProductID    ID     `json:"product_id"`
-		SkuID        ID     `json:"sku_id"`
-		ProductCount int    `json:"product_count"`
-		EndReason    string `json:"end_reason"`
+		ProductID    ID   `json:"product_id"`
+		SkuID        ID   `json:"sku_id"`
+		ProductCount Int  `json:"product_count"`
+		EndReason    Text `json:"end_reason"`
 	}
 	if err := r.ChildOrderList.Items("aeop_child_order_info", &kids); err != nil {
 		return nil, malformed(MethodOrderGet, err.Error())
 	}
 	for _, k := range kids {
-		info.Children = append(info.Children, Child{ProductID: string(k.ProductID), SkuID: string(k.SkuID), Count: k.ProductCount, EndReason: k.EndReason})
+		if k.ProductCount < 0 {
+			return nil, malformed(MethodOrderGet, "negative product_count")
+		}
+		info.Children = append(info.Children, Child{ProductID: string(k.ProductID), SkuID: string(k.SkuID), Count: int(k.ProductCount), EndReason: string(k.EndReason)})
 	}
 	var logs []struct {
-		LogisticsNo      string `json:"logistics_no"`
-		LogisticsService string `json:"logistics_service"`
+		LogisticsNo      Text `json:"logistics_no"`
+		LogisticsService Text `json:"logistics_service"`
 	}
 	if err := r.LogisticsList.Items("aeop_order_logistics_info", &logs); err != nil {
 		return nil, malformed(MethodOrderGet, err.Error())
 	}
 	for _, l := range logs {
 		if l.LogisticsNo != "" {
-			info.Logistics = append(info.Logistics, Logistics{LogisticsNo: l.LogisticsNo, Service: l.LogisticsService})
+			info.Logistics = append(info.Logistics, Logistics{LogisticsNo: string(l.LogisticsNo), Service: string(l.LogisticsService)})
 		}
 	}
 	return info, nil
@@ -287,9 +329,22 @@ func (c *Client) Tracking(ctx context.Context, aeOrderID string) ([]Package, err
 	if err != nil {
 		return nil, err
 	}
+	return ParseTracking(body)
+}
+
+// ParseTracking decodes a ds.order.tracking.get response body.
+// tracking_detail_line_list, package_item_list and detail_node_list may
+// come in any List shape; time_stamp as a number or a string. A result
+// whose ret is false and that lists no parcel is AliExpress's refusal, an
+// *APIError with its code and msg. Each package has a logistics number,
+// its checkpoints oldest first, Latest the newest of them, and Delivered
+// only with a checkpoint.
+func ParseTracking(body []byte) ([]Package, error) {
 	var r struct {
-		Ret  any `json:"ret"`
-		Data struct {
+		Ret  *Bool `json:"ret"`
+		Code Code  `json:"code"`
+		Msg  Text  `json:"msg"`
+		Data *struct {
 			Lines List `json:"tracking_detail_line_list"`
 		} `json:"data"`
 	}
@@ -297,48 +352,56 @@ func (c *Client) Tracking(ctx context.Context, aeOrderID string) ([]Package, err
 		return nil, err
 	}
 	var lines []struct {
-		MailNo           string `json:"mail_no"`
-		CarrierName      string `json:"carrier_name"`
-		LogisticsService string `json:"logistics_service"`
-		PackageItems     List   `json:"package_item_list"`
-		DetailNodes      List   `json:"detail_node_list"`
+		MailNo           Text `json:"mail_no"`
+		CarrierName      Text `json:"carrier_name"`
+		LogisticsService Text `json:"logistics_service"`
+		PackageItems     List `json:"package_item_list"`
+		DetailNodes      List `json:"detail_node_list"`
 	}
-	if err := r.Data.Lines.Items("tracking_detail", &lines); err != nil {
-		return nil, malformed(MethodTrackingGet, err.Error())
+	if r.Data != nil {
+		if err := r.Data.Lines.Items("tracking_detail", &lines); err != nil {
+			return nil, malformed(MethodTrackingGet, err.Error())
+		}
+	}
+	if r.Ret != nil && !bool(*r.Ret) && len(lines) == 0 {
+		return nil, &APIError{Code: string(r.Code), Msg: string(r.Msg)}
 	}
 	var out []Package
 	for _, l := range lines {
 		if l.MailNo == "" {
 			continue
 		}
-		p := Package{LogisticsNo: l.MailNo, Carrier: l.CarrierName, Service: l.LogisticsService}
+		p := Package{LogisticsNo: string(l.MailNo), Carrier: string(l.CarrierName), Service: string(l.LogisticsService)}
 		if p.Service == "" {
-			p.Service = l.CarrierName
+			p.Service = p.Carrier
 		}
 		var items []struct {
 			ItemID   ID  `json:"item_id"`
 			SkuID    ID  `json:"sku_id"`
-			Quantity int `json:"quantity"`
+			Quantity Int `json:"quantity"`
 		}
 		if err := l.PackageItems.Items("package_item", &items); err != nil {
 			return nil, malformed(MethodTrackingGet, err.Error())
 		}
 		for _, it := range items {
-			p.Items = append(p.Items, PackageItem{ProductID: string(it.ItemID), SkuID: string(it.SkuID), Count: it.Quantity})
+			if it.Quantity < 0 {
+				return nil, malformed(MethodTrackingGet, "negative quantity")
+			}
+			p.Items = append(p.Items, PackageItem{ProductID: string(it.ItemID), SkuID: string(it.SkuID), Count: int(it.Quantity)})
 		}
 		var nodes []struct {
-			TimeStamp ID     `json:"time_stamp"`
-			Name      string `json:"tracking_name"`
-			Desc      string `json:"tracking_detail_desc"`
+			TimeStamp ID   `json:"time_stamp"`
+			Name      Text `json:"tracking_name"`
+			Desc      Text `json:"tracking_detail_desc"`
 		}
 		if err := l.DetailNodes.Items("detail_node", &nodes); err != nil {
 			return nil, malformed(MethodTrackingGet, err.Error())
 		}
 		for _, n := range nodes {
-			c := Checkpoint{Name: n.Name, Desc: n.Desc}
+			c := Checkpoint{Name: string(n.Name), Desc: string(n.Desc)}
 			if n.TimeStamp != "" {
 				ms, err := strconv.ParseInt(string(n.TimeStamp), 10, 64)
-				if err != nil {
+				if err != nil || ms < 0 || ms > maxMillis {
 					return nil, malformed(MethodTrackingGet, "time_stamp "+string(n.TimeStamp))
 				}
 				c.At = time.UnixMilli(ms).UTC()
@@ -351,3 +414,6 @@ func (c *Client) Tracking(ctx context.Context, aeOrderID string) ([]Package, err
 	}
 	return out, nil
 }
+
+// maxMillis bounds time_stamp: the year 9999.
+const maxMillis = 253402300799999

@@ -2,11 +2,13 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,8 +148,49 @@ func TestAssignWithoutProductListSingleOrder(t *testing.T) {
 	if err != nil || len(orders) != 1 || len(orders[0].GetLines()) != 2 || len(tracked[0].Lines) != 2 {
 		t.Fatalf("%v %v %v", orders, tracked, err)
 	}
-	if _, _, err := app.Assign(&aeapi.PlaceResult{Success: true, OrderIDs: []string{"81", "82"}}, items); err == nil {
-		t.Error("two orders without a product list were assigned")
+	if _, _, err := app.Assign(&aeapi.PlaceResult{Success: true, OrderIDs: []string{"81", "82"}}, items); !errors.Is(err, app.ErrUnmapped) {
+		t.Errorf("two orders without a product list: %v, want ErrUnmapped (read the orders back)", err)
+	}
+}
+
+// TestAssignFromChildren: the children of the orders read back map the
+// lines, with or without product ids; items are listed in the
+// placement's order within each order, with the children's SKU ids.
+func TestAssignFromChildren(t *testing.T) {
+	items := []*eventsv1.SupplierItem{
+		{LineItemId: "a", ProductId: "1", SkuAttr: "x", Quantity: 1},
+		{LineItemId: "b", ProductId: "2", Quantity: 3},
+		{LineItemId: "c", ProductId: "1", SkuAttr: "y", Quantity: 2},
+	}
+	for _, tc := range []struct {
+		name  string
+		prods []aeapi.PlacedProduct
+		want  string
+	}{
+		{"product ids", []aeapi.PlacedProduct{{OrderID: "82", ProductID: "2", SkuID: "s2", Count: 3}, {OrderID: "81", ProductID: "1", SkuID: "s1", Count: 1}, {OrderID: "81", ProductID: "1", SkuID: "s3", Count: 2}},
+			"81:[a/s1 c/s3] 82:[b/s2]"},
+		{"no product ids: by quantity", []aeapi.PlacedProduct{{OrderID: "82", SkuID: "s2", Count: 3}, {OrderID: "81", SkuID: "s3", Count: 2}, {OrderID: "81", SkuID: "s1", Count: 1}},
+			"81:[a/s1 c/s3] 82:[b/s2]"},
+		{"sku attributes tell one product's items apart", []aeapi.PlacedProduct{{OrderID: "81", ProductID: "1", SkuAttr: "y", SkuID: "s3", Count: 2}, {OrderID: "82", ProductID: "2", Count: 3}, {OrderID: "81", ProductID: "1", SkuAttr: "x", SkuID: "s1", Count: 1}},
+			"81:[a/s1 c/s3] 82:[b/]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, tracked, err := app.Assign(&aeapi.PlaceResult{Success: true, OrderIDs: []string{"81", "82"}, Products: tc.prods}, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			for _, tr := range tracked {
+				var ls []string
+				for _, l := range tr.Lines {
+					ls = append(ls, l.LineItemID+"/"+l.SkuID)
+				}
+				parts = append(parts, fmt.Sprintf("%s:%v", tr.AEOrderID, ls))
+			}
+			if got := strings.Join(parts, " "); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -34,6 +34,9 @@ type Placer struct {
 	maxDeliver int
 	settle     time.Duration
 	account    string
+	// readBackAfter is the delay of a placement whose orders must be
+	// read back and are not visible yet.
+	readBackAfter time.Duration
 }
 
 // NewPlacer returns a Placer. maxDeliver is the consumer's MaxDeliver: on
@@ -42,7 +45,33 @@ type Placer struct {
 // instead of being retried, and a placement made is recorded whatever the
 // delivery's time left (see Handle).
 func NewPlacer(api *aeapi.Client, store *Store, pub Publisher, now func() time.Time, maxDeliver int, log *slog.Logger) *Placer {
-	return &Placer{api: api, store: store, pub: pub, now: now, maxDeliver: maxDeliver, settle: settleWithin, log: log}
+	return &Placer{api: api, store: store, pub: pub, now: now, maxDeliver: maxDeliver, settle: settleWithin, readBackAfter: readBackDelay, log: log}
+}
+
+// ReadBackAfter sets how long a placement waits for its next delivery
+// when the AliExpress orders it made must be read back to map their lines
+// and are not visible yet (default 15s), and returns p. Call it before
+// Handle runs.
+func (p *Placer) ReadBackAfter(d time.Duration) *Placer {
+	p.readBackAfter = d
+	return p
+}
+
+// readBack reads each order of a placement (trade.ds.order.get) and
+// returns the result with the products its children list.
+func (p *Placer) readBack(ctx context.Context, res *aeapi.PlaceResult) (*aeapi.PlaceResult, error) {
+	out := *res
+	out.Products = nil
+	for _, id := range res.OrderIDs {
+		info, err := p.api.GetOrder(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("read back %s: %w", id, err)
+		}
+		for _, c := range info.Children {
+			out.Products = append(out.Products, aeapi.PlacedProduct{OrderID: id, ProductID: c.ProductID, SkuID: c.SkuID, Count: c.Count})
+		}
+	}
+	return &out, nil
 }
 
 // SettleWithin sets how long the last delivery of a placement made keeps
@@ -117,8 +146,29 @@ func (p *Placer) Handle(ctx context.Context, m *bus.Message) error {
 		return p.failed(ctx, env, req, domain.Failure(res.ErrorMsg, res.ErrorCode), last)
 	}
 	orders, tracked, err := Assign(res, req.GetItems())
+	if errors.Is(err, ErrUnmapped) {
+		// AliExpress created the orders but did not say which holds which
+		// line: read them back. Until they are visible (about 10 s) the
+		// command comes again later, never to the dead letters: placing
+		// again returns the same orders.
+		back, rerr := p.readBack(ctx, res)
+		if rerr != nil {
+			log.WarnContext(ctx, "placed with aliexpress; orders not readable yet to map the lines, will read them later",
+				"ae_orders", len(res.OrderIDs), "err", rerr, "delay", p.readBackAfter)
+			return bus.RetryLater(fmt.Errorf("placement %s of %s placed, lines not mapped yet: %w", req.GetRequestId(), orderID, rerr), p.readBackAfter)
+		}
+		res = back
+		orders, tracked, err = Assign(res, req.GetItems())
+	}
 	if err != nil {
-		return bus.Permanent(fmt.Errorf("placement %s of %s: %w", req.GetRequestId(), orderID, err))
+		// Not even the orders' children say where a line went. The orders
+		// exist, so the fact is recorded, the lines left put where
+		// unmatched children are.
+		log.ErrorContext(ctx, "placed with aliexpress; lines mapped by elimination", "ae_orders", len(res.OrderIDs), "err", err)
+		orders, tracked = assign(res, req.GetItems(), true)
+	}
+	if len(orders) == 0 {
+		return bus.Permanent(fmt.Errorf("placement %s of %s: success without orders", req.GetRequestId(), orderID)) // the decoder never returns one
 	}
 	now := p.now()
 	for i := range tracked {
@@ -163,6 +213,9 @@ const (
 	// laterDelay is how long a last delivery whose outcome could not be
 	// recorded waits for its next delivery.
 	laterDelay = time.Minute
+	// readBackDelay is the default of Placer.ReadBackAfter: longer than
+	// AliExpress takes to show a new order (about 10 s).
+	readBackDelay = 15 * time.Second
 )
 
 // record tracks the placed orders (kept when already tracked: a
@@ -239,61 +292,97 @@ func (p *Placer) failed(ctx context.Context, cmd *eventsv1.Envelope, req *events
 	return err
 }
 
+// ErrUnmapped: a placement's result does not say which of several
+// AliExpress orders holds a line (ds.order.create lists order ids only);
+// the orders must be read back (trade.ds.order.get).
+var ErrUnmapped = errors.New("aliexpress orders do not say which holds which line")
+
 // Assign maps the AliExpress orders of a placement back to the store lines
-// they hold: each placed product (order_product_list) takes the first
-// unassigned item with its product id and SKU attributes. With a single
-// order and no product list, every item is in it.
+// they hold. Each placed product (order_product_list, or the children of
+// the orders read back) takes an unassigned item, in passes: the same
+// product id, SKU attributes and quantity; the same product id; for a
+// product without product_id (a child as trade.ds.order.get's sample has
+// it), the same quantity, then any item left. With a single order every
+// item left is in it; with several, an item left is ErrUnmapped.
 func Assign(res *aeapi.PlaceResult, items []*eventsv1.SupplierItem) ([]*eventsv1.SupplierOrder, []domain.Tracked, error) {
+	orders, tracked := assign(res, items, false)
+	if orders == nil {
+		return nil, nil, fmt.Errorf("%d aliexpress orders, %d products listed: %w", len(res.OrderIDs), len(res.Products), ErrUnmapped)
+	}
+	return orders, tracked, nil
+}
+
+// assign is Assign; an item left with several orders makes it return nil,
+// unless force, when the items left go to the orders of the products left
+// unmatched, in order, and then to the first order.
+func assign(res *aeapi.PlaceResult, items []*eventsv1.SupplierItem, force bool) ([]*eventsv1.SupplierOrder, []domain.Tracked) {
 	byOrder := map[string]*domain.Tracked{}
 	var order []string
 	for _, id := range res.OrderIDs {
-		byOrder[id] = &domain.Tracked{AEOrderID: id}
-		order = append(order, id)
+		if byOrder[id] == nil {
+			byOrder[id] = &domain.Tracked{AEOrderID: id}
+			order = append(order, id)
+		}
+	}
+	if len(order) == 0 {
+		return nil, nil
 	}
 	used := make([]bool, len(items))
-	take := func(pp aeapi.PlacedProduct, exact bool) bool {
-		for i, it := range items {
-			if used[i] || it.GetProductId() != pp.ProductID || exact && (it.GetSkuAttr() != pp.SkuAttr || int(it.GetQuantity()) != pp.Count) {
+	in := make([]string, len(items)) // the order holding each item
+	sku := make([]string, len(items))
+	put := func(i int, orderID, skuID string) {
+		used[i], in[i], sku[i] = true, orderID, skuID
+	}
+	passes := []func(pp aeapi.PlacedProduct, it *eventsv1.SupplierItem) bool{
+		func(pp aeapi.PlacedProduct, it *eventsv1.SupplierItem) bool {
+			return pp.ProductID != "" && it.GetProductId() == pp.ProductID && it.GetSkuAttr() == pp.SkuAttr && int(it.GetQuantity()) == pp.Count
+		},
+		func(pp aeapi.PlacedProduct, it *eventsv1.SupplierItem) bool {
+			return pp.ProductID != "" && it.GetProductId() == pp.ProductID
+		},
+		func(pp aeapi.PlacedProduct, it *eventsv1.SupplierItem) bool {
+			return pp.ProductID == "" && int(it.GetQuantity()) == pp.Count
+		},
+		func(pp aeapi.PlacedProduct, _ *eventsv1.SupplierItem) bool { return pp.ProductID == "" },
+	}
+	matched := make([]bool, len(res.Products))
+	for _, ok := range passes {
+		for pi, pp := range res.Products {
+			if matched[pi] || byOrder[pp.OrderID] == nil {
 				continue
 			}
-			t := byOrder[pp.OrderID]
-			if t == nil {
-				return false
+			for i, it := range items {
+				if !used[i] && ok(pp, it) {
+					matched[pi] = true
+					put(i, pp.OrderID, pp.SkuID)
+					break
+				}
 			}
-			used[i] = true
-			t.Lines = append(t.Lines, domain.Line{LineItemID: it.GetLineItemId(), ProductID: it.GetProductId(), SkuID: pp.SkuID, SkuAttr: it.GetSkuAttr(), Quantity: it.GetQuantity()})
-			return true
 		}
-		return false
 	}
-	switch {
-	case len(res.Products) > 0:
-		var loose []aeapi.PlacedProduct
-		for _, pp := range res.Products {
-			if !take(pp, true) {
-				loose = append(loose, pp)
-			}
+	var spare []string // orders of the products left, in order
+	for pi, pp := range res.Products {
+		if !matched[pi] && byOrder[pp.OrderID] != nil {
+			spare = append(spare, pp.OrderID)
 		}
-		for _, pp := range loose {
-			take(pp, false)
-		}
-	case len(order) == 1:
-		for i := range items {
-			take(aeapi.PlacedProduct{OrderID: order[0], ProductID: items[i].GetProductId()}, false)
-		}
-	default:
-		return nil, nil, fmt.Errorf("%d aliexpress orders and no product list: cannot tell which holds which line", len(order))
 	}
-	for i, u := range used {
-		if !u {
-			if len(order) != 1 {
-				return nil, nil, fmt.Errorf("line %s is in none of the aliexpress orders", items[i].GetLineItemId())
-			}
-			it := items[i]
-			t := byOrder[order[0]]
-			used[i] = true
-			t.Lines = append(t.Lines, domain.Line{LineItemID: it.GetLineItemId(), ProductID: it.GetProductId(), SkuAttr: it.GetSkuAttr(), Quantity: it.GetQuantity()})
+	for i := range items {
+		switch {
+		case used[i]:
+		case len(order) == 1:
+			put(i, order[0], "")
+		case !force:
+			return nil, nil
+		case len(spare) > 0:
+			put(i, spare[0], "")
+			spare = spare[1:]
+		default:
+			put(i, order[0], "")
 		}
+	}
+	for i, it := range items { // lines in the placement's order
+		t := byOrder[in[i]]
+		t.Lines = append(t.Lines, domain.Line{LineItemID: it.GetLineItemId(), ProductID: it.GetProductId(), SkuID: sku[i], SkuAttr: it.GetSkuAttr(), Quantity: it.GetQuantity()})
 	}
 	var orders []*eventsv1.SupplierOrder
 	var tracked []domain.Tracked
@@ -306,7 +395,7 @@ func Assign(res *aeapi.PlaceResult, items []*eventsv1.SupplierItem) ([]*eventsv1
 		orders = append(orders, so)
 		tracked = append(tracked, *t)
 	}
-	return orders, tracked, nil
+	return orders, tracked
 }
 
 // callingCodes are the international calling codes of the countries whose

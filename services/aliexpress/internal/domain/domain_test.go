@@ -315,3 +315,61 @@ func TestNextSyncTime(t *testing.T) {
 		t.Error("25:00 accepted")
 	}
 }
+
+// TestDecideMapsChildrenToLines: a partial supplier cancellation names
+// its store line whether the children carry product_id and sku_id, only
+// sku_id (as trade.ds.order.get's sample does), or neither, and whether
+// the lines know their SKU ids or not.
+func TestDecideMapsChildrenToLines(t *testing.T) {
+	now := t0.Add(time.Hour)
+	noSKU := func(t domain.Tracked) domain.Tracked {
+		t.Lines = slices.Clone(t.Lines)
+		for i := range t.Lines {
+			t.Lines[i].SkuID = ""
+		}
+		return t
+	}
+	// sameProduct is an order of one product in two SKUs: li-1 white x2,
+	// li-2 black x1.
+	sameProduct := domain.Tracked{AEOrderID: "8190000000000002", OrderID: "shopify:acme:1002", RequestID: "req-2", PlacedAt: t0,
+		Lines: []domain.Line{
+			{LineItemID: "li-1", ProductID: "1005001", SkuID: "120001", Quantity: 2},
+			{LineItemID: "li-2", ProductID: "1005001", SkuID: "120002", Quantity: 1},
+		}}
+	for _, tc := range []struct {
+		name string
+		t    domain.Tracked
+		kids []domain.Child
+		want []string // canceled lines, in order
+	}{
+		{"product and sku", tracked(), []domain.Child{{ProductID: "1005001", SkuID: "120001", Count: 2}, {ProductID: "1005003", SkuID: "120003", Count: 1, EndReason: "CANCELED"}}, []string{"li-2"}},
+		{"product only", tracked(), []domain.Child{{ProductID: "1005001", Count: 2, EndReason: "CANCELED"}, {ProductID: "1005003", Count: 1}}, []string{"li-1"}},
+		{"sku only, listed out of order", tracked(), []domain.Child{{SkuID: "120003", Count: 1, EndReason: "CANCELED"}, {SkuID: "120001", Count: 2}}, []string{"li-2"}},
+		{"sku only, one product in two skus", sameProduct, []domain.Child{{SkuID: "120002", Count: 1, EndReason: "CANCELED"}, {SkuID: "120001", Count: 2}}, []string{"li-2"}},
+		{"product and sku, one product in two skus", sameProduct, []domain.Child{{ProductID: "1005001", SkuID: "120001", Count: 2}, {ProductID: "1005001", SkuID: "120002", Count: 1, EndReason: "CANCELED"}}, []string{"li-2"}},
+		{"neither: by quantity", tracked(), []domain.Child{{Count: 1, EndReason: "CANCELED"}, {Count: 2}}, []string{"li-2"}},
+		{"neither, same quantities: the remaining line", tracked(), []domain.Child{{SkuID: "999", Count: 2}, {Count: 5, EndReason: "CANCELED"}}, []string{"li-2"}},
+		{"sku only, lines without sku ids: by quantity, then what remains", noSKU(tracked()), []domain.Child{{SkuID: "120001", Count: 2}, {SkuID: "120003", Count: 1, EndReason: "CANCELED"}}, []string{"li-2"}},
+		{"one matched by sku, the other the remaining line", tracked(), []domain.Child{{Count: 3, EndReason: "CANCELED"}, {SkuID: "120003", Count: 1}}, []string{"li-1"}},
+		{"a child of another product never takes a line", tracked(), []domain.Child{{ProductID: "1005009", Count: 2, EndReason: "CANCELED"}, {ProductID: "1005003", Count: 1}}, nil},
+		{"more children than lines", tracked(), []domain.Child{{SkuID: "120001", Count: 2}, {SkuID: "120003", Count: 1}, {Count: 1, EndReason: "CANCELED"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := tc.t
+			tr.PaidAt = t0
+			d := domain.Decide(tr, domain.Observation{Status: "WAIT_SELLER_SEND_GOODS", Children: tc.kids}, now)
+			var got []string
+			for _, e := range d.Events {
+				for _, l := range e.GetSupplierOrderCanceled().GetLines() {
+					got = append(got, l.GetLineItemId())
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("canceled lines %v, want %v (events %v)", got, tc.want, types(d.Events))
+			}
+			if fmt.Sprint(d.Next.CanceledLines) != fmt.Sprint(tc.want) {
+				t.Errorf("next.CanceledLines %v, want %v", d.Next.CanceledLines, tc.want)
+			}
+		})
+	}
+}

@@ -481,28 +481,51 @@ func (d *decision) canceledLines(children []Child) []*eventsv1.LineQuantity {
 	return out
 }
 
-// childLines maps children (canceled ones only, if canceledOnly) to lines
-// by product and SKU, in order.
+// childLines maps children (canceled ones only, if canceledOnly) to
+// lines, each line to one child at most, in the children's order:
+//
+//  1. by product and SKU (a child without product_id, as
+//     trade.ds.order.get's own sample has, by SKU alone);
+//  2. by product, when either side has no SKU id;
+//  3. a child without product_id that is still unmatched takes the
+//     remaining unmatched line of its quantity, else the first remaining
+//     one, so that a partial supplier cancellation still names its line.
 func (d *decision) childLines(children []Child, canceledOnly bool) []*eventsv1.LineQuantity {
-	used := map[string]bool{}
-	var out []*eventsv1.LineQuantity
-	for _, c := range children {
-		var match *Line
-		for i := range d.t.Lines {
-			l := &d.t.Lines[i]
-			if used[l.LineItemID] || l.ProductID != c.ProductID || c.SkuID != "" && l.SkuID != "" && l.SkuID != c.SkuID {
+	used := make([]bool, len(d.t.Lines))
+	match := make([]int, len(children))
+	for i := range match {
+		match[i] = -1
+	}
+	passes := []func(c Child, l Line) bool{
+		func(c Child, l Line) bool {
+			return c.SkuID != "" && l.SkuID == c.SkuID && (c.ProductID == "" || l.ProductID == c.ProductID)
+		},
+		func(c Child, l Line) bool {
+			return c.ProductID != "" && l.ProductID == c.ProductID && (c.SkuID == "" || l.SkuID == "")
+		},
+		func(c Child, l Line) bool { return c.ProductID == "" && int(l.Quantity) == c.Count },
+		func(c Child, l Line) bool { return c.ProductID == "" },
+	}
+	for _, ok := range passes {
+		for ci, c := range children {
+			if match[ci] >= 0 {
 				continue
 			}
-			match = l
-			break
+			for li, l := range d.t.Lines {
+				if !used[li] && ok(c, l) {
+					used[li], match[ci] = true, li
+					break
+				}
+			}
 		}
-		if match == nil {
+	}
+	var out []*eventsv1.LineQuantity
+	for ci, c := range children {
+		if match[ci] < 0 || canceledOnly && !Canceled(c.EndReason) {
 			continue
 		}
-		used[match.LineItemID] = true
-		if !canceledOnly || Canceled(c.EndReason) {
-			out = append(out, &eventsv1.LineQuantity{LineItemId: match.LineItemID, Quantity: match.Quantity})
-		}
+		l := d.t.Lines[match[ci]]
+		out = append(out, &eventsv1.LineQuantity{LineItemId: l.LineItemID, Quantity: l.Quantity})
 	}
 	return out
 }

@@ -102,19 +102,40 @@ func TestOurs(t *testing.T) {
 }
 
 func TestDecodeMessageRefusesBrokenLayers(t *testing.T) {
+	const mapped = `wix.ecom.v1.order_created`
 	cases := map[string]string{
 		"not JSON":         `nope`,
 		"no data":          `{"iat":1}`,
 		"data not a JSON":  `{"data":"{"}`,
-		"no event type":    `{"data":"{\"instanceId\":\"i\",\"data\":\"{}\"}"}`,
-		"inner not a JSON": `{"data":"{\"eventType\":\"e\",\"instanceId\":\"i\",\"data\":\"[\"}"}`,
-		"event without id": `{"data":"{\"eventType\":\"e\",\"instanceId\":\"i\",\"data\":\"{}\"}"}`,
-		"bad event time":   `{"data":"{\"eventType\":\"e\",\"instanceId\":\"i\",\"data\":\"{\\\"id\\\":\\\"x\\\",\\\"eventTime\\\":\\\"noon\\\"}\"}"}`,
+		"inner not a JSON": `{"data":"{\"eventType\":\"` + mapped + `\",\"instanceId\":\"i\",\"data\":\"[\"}"}`,
+		"no instance":      `{"data":"{\"eventType\":\"` + mapped + `\",\"data\":\"{}\"}"}`,
 	}
 	for name, claims := range cases {
 		if _, err := domain.DecodeMessage([]byte(claims)); !errors.Is(err, domain.ErrMalformed) {
 			t.Errorf("%s: err %v, want ErrMalformed", name, err)
 		}
+	}
+	// The event type comes first: an unmapped one is ErrUnhandled (200,
+	// ignored) whatever it lacks.
+	for name, claims := range map[string]string{
+		"no event type":              `{"data":"{\"instanceId\":\"i\",\"data\":\"{}\"}"}`,
+		"unmapped, inner not JSON":   `{"data":"{\"eventType\":\"e\",\"instanceId\":\"i\",\"data\":\"[\"}"}`,
+		"unmapped, event without id": `{"data":"{\"eventType\":\"e\",\"data\":\"{}\"}"}`,
+	} {
+		if _, err := domain.DecodeMessage([]byte(claims)); !errors.Is(err, domain.ErrUnhandled) {
+			t.Errorf("%s: err %v, want ErrUnhandled", name, err)
+		}
+	}
+	// A mapped event without an id gets a stable one; a bad eventTime is
+	// dropped.
+	claims := `{"data":"{\"eventType\":\"` + mapped + `\",\"instanceId\":\"i\",\"data\":\"{\\\"eventTime\\\":\\\"noon\\\"}\"}"}`
+	m1, err := domain.DecodeMessage([]byte(claims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := domain.DecodeMessage([]byte(claims))
+	if m1.Event.ID == "" || m1.Event.ID != m2.Event.ID || !m1.Event.EventTime.IsZero() {
+		t.Fatalf("event %+v, want a stable derived id and no time", m1.Event)
 	}
 }
 

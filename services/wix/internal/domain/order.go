@@ -70,14 +70,14 @@ type Address struct {
 
 // orderJSON is the order's wire shape.
 type orderJSON struct {
-	ID                string `json:"id"`
-	Number            string `json:"number"`
-	CreatedDate       string `json:"createdDate"`
-	UpdatedDate       string `json:"updatedDate"`
-	Status            string `json:"status"`
-	PaymentStatus     string `json:"paymentStatus"`
-	FulfillmentStatus string `json:"fulfillmentStatus"`
-	Currency          string `json:"currency"`
+	ID                string     `json:"id"`
+	Number            flexString `json:"number"`
+	CreatedDate       string     `json:"createdDate"`
+	UpdatedDate       string     `json:"updatedDate"`
+	Status            string     `json:"status"`
+	PaymentStatus     string     `json:"paymentStatus"`
+	FulfillmentStatus string     `json:"fulfillmentStatus"`
+	Currency          string     `json:"currency"`
 	LineItems         []struct {
 		ID          string `json:"id"`
 		ProductName struct {
@@ -89,12 +89,12 @@ type orderJSON struct {
 				VariantID string `json:"variantId"`
 			} `json:"options"`
 		} `json:"catalogReference"`
-		Quantity           int `json:"quantity"`
+		Quantity           flexInt `json:"quantity"`
 		PhysicalProperties struct {
 			SKU string `json:"sku"`
 		} `json:"physicalProperties"`
 		Price struct {
-			Amount string `json:"amount"`
+			Amount flexString `json:"amount"`
 		} `json:"price"`
 	} `json:"lineItems"`
 	BuyerInfo struct {
@@ -102,7 +102,7 @@ type orderJSON struct {
 	} `json:"buyerInfo"`
 	PriceSummary struct {
 		Total struct {
-			Amount string `json:"amount"`
+			Amount flexString `json:"amount"`
 		} `json:"total"`
 	} `json:"priceSummary"`
 	ShippingInfo *struct {
@@ -148,9 +148,9 @@ func ParseOrder(raw []byte) (Order, error) {
 		return Order{}, fmt.Errorf("%w: %s", ErrInvalidOrder, jsonError(err))
 	}
 	o := Order{
-		ID: j.ID, Number: j.Number, Status: j.Status, PaymentStatus: j.PaymentStatus,
+		ID: j.ID, Number: string(j.Number), Status: j.Status, PaymentStatus: j.PaymentStatus,
 		FulfillmentStatus: j.FulfillmentStatus, Currency: j.Currency, Email: j.BuyerInfo.Email,
-		Total: j.PriceSummary.Total.Amount,
+		Total: string(j.PriceSummary.Total.Amount),
 	}
 	var errs []error
 	var err error
@@ -165,7 +165,7 @@ func ParseOrder(raw []byte) (Order, error) {
 	for _, l := range j.LineItems {
 		o.Lines = append(o.Lines, Line{
 			ID: l.ID, CatalogItemID: l.CatalogReference.CatalogItemID, VariantID: l.CatalogReference.Options.VariantID,
-			SKU: l.PhysicalProperties.SKU, Title: l.ProductName.Original, Quantity: l.Quantity, Price: l.Price.Amount,
+			SKU: l.PhysicalProperties.SKU, Title: l.ProductName.Original, Quantity: int(l.Quantity), Price: string(l.Price.Amount),
 		})
 	}
 	if j.ShippingInfo != nil && j.ShippingInfo.Logistics.ShippingDestination != nil {

@@ -1,6 +1,9 @@
 package domain
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,55 +76,130 @@ func (e *entityJSON) raw() json.RawMessage {
 	return nil
 }
 
-// DecodeMessage decodes verified JWT claims into a Message. Errors wrap
-// ErrMalformed and say which layer failed, never quoting the payload.
+// Mapped reports whether the connector maps events of type eventType.
+func Mapped(eventType string) bool {
+	switch eventType {
+	case EventOrderCreated, EventOrderUpdated, EventOrderApproved, EventOrderCanceled,
+		EventPaymentStatusUpdated, EventFulfillmentsUpdated:
+		return true
+	}
+	return false
+}
+
+// jsonLayer reads one of the layers Wix nests: a JSON string holding an
+// object (what Wix sends), or the object itself (as Wix's SDK samples and
+// some recorders write it). ok is false when the layer is absent or null.
+func jsonLayer(raw json.RawMessage) (obj json.RawMessage, ok bool, err error) {
+	raw = json.RawMessage(bytes.TrimSpace(raw))
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, false, nil
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, false, err
+		}
+		b := bytes.TrimSpace([]byte(s))
+		if len(b) == 0 || b[0] != '{' {
+			return nil, false, errors.New("not a JSON object")
+		}
+		return b, true, nil
+	case raw[0] == '{':
+		return raw, true, nil
+	}
+	return nil, false, errors.New("neither an object nor a JSON string")
+}
+
+// DecodeMessage decodes verified JWT claims into a Message. The event type
+// is read first: an event of a type the connector does not map gives
+// ErrUnhandled whatever else it lacks (older Wix Stores events, events
+// without an id), so it is answered 200 and counted as ignored, never
+// refused (Wix would retry it for two days). For mapped types, errors
+// wrap ErrMalformed and say which layer failed, never quoting the
+// payload.
+//
+// Both nestings Wix's documents show are read: claims {"data": "<json>"}
+// -> {eventType, instanceId, data: "<json>"} -> the event envelope {id,
+// entityId, eventTime, createdEvent | updatedEvent | actionEvent |
+// deletedEvent}; and the SDK's event shape {data: <entity or body>,
+// metadata: {id, entityId, eventTime}}. Each JSON string layer may also
+// come as the object itself. A mapped event without an id gets one from
+// a digest of its bytes, the same on every redelivery.
 func DecodeMessage(claims []byte) (Message, error) {
 	var c struct {
-		Data *string `json:"data"`
+		Data json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(claims, &c); err != nil {
 		return Message{}, fmt.Errorf("%w: claims: %s", ErrMalformed, jsonError(err))
 	}
-	if c.Data == nil {
+	outerRaw, ok, err := jsonLayer(c.Data)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: data: %s", ErrMalformed, jsonError(err))
+	}
+	if !ok {
 		return Message{}, fmt.Errorf("%w: claims have no data", ErrMalformed)
 	}
 	var outer struct {
-		EventType  string  `json:"eventType"`
-		InstanceID string  `json:"instanceId"`
-		Data       *string `json:"data"`
+		EventType  flexString      `json:"eventType"`
+		InstanceID flexString      `json:"instanceId"`
+		Data       json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(*c.Data), &outer); err != nil {
+	if err := json.Unmarshal(outerRaw, &outer); err != nil {
 		return Message{}, fmt.Errorf("%w: data: %s", ErrMalformed, jsonError(err))
 	}
-	if outer.EventType == "" || outer.InstanceID == "" || outer.Data == nil {
+	m := Message{EventType: string(outer.EventType), InstanceID: string(outer.InstanceID)}
+	if !Mapped(m.EventType) {
+		return m, fmt.Errorf("%w: %q", ErrUnhandled, m.EventType)
+	}
+	innerRaw, ok, err := jsonLayer(outer.Data)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: event: %s", ErrMalformed, jsonError(err))
+	}
+	if m.InstanceID == "" || !ok {
 		return Message{}, fmt.Errorf("%w: data needs eventType, instanceId and data", ErrMalformed)
 	}
 	var inner struct {
-		ID           string      `json:"id"`
-		Slug         string      `json:"slug"`
-		EntityFqdn   string      `json:"entityFqdn"`
-		EntityID     string      `json:"entityId"`
-		EventTime    string      `json:"eventTime"`
-		CreatedEvent *entityJSON `json:"createdEvent"`
-		UpdatedEvent *entityJSON `json:"updatedEvent"`
-		ActionEvent  *entityJSON `json:"actionEvent"`
-		DeletedEvent *entityJSON `json:"deletedEvent"`
+		ID           flexString      `json:"id"`
+		Slug         flexString      `json:"slug"`
+		EntityFqdn   flexString      `json:"entityFqdn"`
+		EntityID     flexString      `json:"entityId"`
+		EventTime    flexString      `json:"eventTime"`
+		CreatedEvent *entityJSON     `json:"createdEvent"`
+		UpdatedEvent *entityJSON     `json:"updatedEvent"`
+		ActionEvent  *entityJSON     `json:"actionEvent"`
+		DeletedEvent *entityJSON     `json:"deletedEvent"`
+		Data         json.RawMessage `json:"data"` // SDK shape
+		Metadata     *struct {
+			ID        flexString `json:"id"`
+			EntityID  flexString `json:"entityId"`
+			EventTime flexString `json:"eventTime"`
+		} `json:"metadata"` // SDK shape
 	}
-	if err := json.Unmarshal([]byte(*outer.Data), &inner); err != nil {
+	if err := json.Unmarshal(innerRaw, &inner); err != nil {
 		return Message{}, fmt.Errorf("%w: event: %s", ErrMalformed, jsonError(err))
 	}
-	if inner.ID == "" {
-		return Message{}, fmt.Errorf("%w: event has no id", ErrMalformed)
-	}
-	m := Message{EventType: outer.EventType, InstanceID: outer.InstanceID, Event: Event{
-		ID: inner.ID, Slug: inner.Slug, EntityFqdn: inner.EntityFqdn, EntityID: inner.EntityID,
-	}}
-	if inner.EventTime != "" {
-		t, err := parseDate(inner.EventTime)
-		if err != nil {
-			return Message{}, fmt.Errorf("%w: eventTime: %w", ErrMalformed, err)
+	if md := inner.Metadata; md != nil {
+		if inner.ID == "" {
+			inner.ID = md.ID
 		}
-		m.Event.EventTime = t
+		if inner.EntityID == "" {
+			inner.EntityID = md.EntityID
+		}
+		if inner.EventTime == "" {
+			inner.EventTime = md.EventTime
+		}
+	}
+	m.Event = Event{ID: string(inner.ID), Slug: string(inner.Slug), EntityFqdn: string(inner.EntityFqdn), EntityID: string(inner.EntityID)}
+	if m.Event.ID == "" {
+		sum := sha256.Sum256(innerRaw)
+		m.Event.ID = "sha256-" + hex.EncodeToString(sum[:16])
+	}
+	if inner.EventTime != "" {
+		// The time is informative only (the order carries its own dates):
+		// an unreadable one is dropped, not refused.
+		if t, err := parseDate(string(inner.EventTime)); err == nil {
+			m.Event.EventTime = t
+		}
 	}
 	for _, e := range []*entityJSON{inner.CreatedEvent, inner.UpdatedEvent, inner.ActionEvent, inner.DeletedEvent} {
 		if e != nil {
@@ -129,7 +207,25 @@ func DecodeMessage(claims []byte) (Message, error) {
 			break
 		}
 	}
+	if len(m.Event.Entity) == 0 {
+		if d, ok, err := jsonLayer(inner.Data); err == nil && ok {
+			m.Event.Entity = sdkEntity(d)
+		}
+	}
 	return m, nil
+}
+
+// sdkEntity is the entity of an SDK-shaped event's data: the entity
+// itself, or {entity | currentEntity: ...} around it; action events keep
+// their body ({order: ...}) as it is.
+func sdkEntity(d json.RawMessage) json.RawMessage {
+	var e entityJSON
+	if json.Unmarshal(d, &e) == nil {
+		if r := e.raw(); len(r) > 0 {
+			return r
+		}
+	}
+	return d
 }
 
 // Topic is the event type without Wix's prefix, for logs:

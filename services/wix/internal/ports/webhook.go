@@ -62,11 +62,24 @@ func ParsePublicKey(pemText string) (*rsa.PublicKey, error) {
 // checks the signature over the raw token before anything parses the
 // claims, accepts only alg RS256 whatever the header says (so "none" and
 // HS256 signed with the public key as an HMAC secret, the key-confusion
-// attack, are refused) and checks exp and nbf; then it refuses a token
-// issued (iat) in the future beyond the leeway. Every refusal wraps
-// webhook.ErrBadSignature: 401, nothing published.
+// attack, are refused) and checks exp and nbf; then it requires exp (a
+// token without one would be valid for ever, so a captured delivery could
+// be replayed at any time), refuses a token issued (iat) in the future
+// beyond the leeway, and checks iss and aud when the Verifier is told
+// what to expect. Every refusal wraps webhook.ErrBadSignature: 401,
+// nothing published.
+//
+// Wix documents its webhook claims as {data, iat, exp} only: no iss or
+// aud (dev.wix.com "Webhook structure", "Verify requests received from
+// Wix"), so the connector's configuration has no expected issuer or
+// audience and the service leaves both empty; Issuer and Audience are
+// here for a Wix that starts setting them.
 type Verifier struct {
 	jwt webhook.JWTVerifier
+	// Issuer, when set, must equal the token's iss.
+	Issuer string
+	// Audience, when set, must be the token's aud or one of its auds.
+	Audience string
 }
 
 // NewVerifier returns a Verifier for the app's public key; leeway
@@ -89,15 +102,45 @@ func (v Verifier) Verify(h http.Header, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	var t struct {
-		Iat *float64 `json:"iat"`
+		Iat *float64        `json:"iat"`
+		Exp *float64        `json:"exp"`
+		Iss *string         `json:"iss"`
+		Aud json.RawMessage `json:"aud"`
 	}
 	if err := json.Unmarshal(claims, &t); err != nil {
 		return nil, fmt.Errorf("%w: JWT claims are not a JSON object", webhook.ErrBadSignature)
 	}
+	if t.Exp == nil {
+		return nil, fmt.Errorf("%w: JWT has no exp", webhook.ErrBadSignature)
+	}
 	if t.Iat != nil && v.jwt.Now().Add(v.jwt.Leeway).Before(time.Unix(int64(*t.Iat), 0)) {
 		return nil, fmt.Errorf("%w: JWT issued in the future", webhook.ErrBadSignature)
 	}
+	if v.Issuer != "" && (t.Iss == nil || *t.Iss != v.Issuer) {
+		return nil, fmt.Errorf("%w: JWT issuer is not the expected one", webhook.ErrBadSignature)
+	}
+	if v.Audience != "" && !audienceHas(t.Aud, v.Audience) {
+		return nil, fmt.Errorf("%w: JWT audience is not the expected one", webhook.ErrBadSignature)
+	}
 	return claims, nil
+}
+
+// audienceHas reports whether aud (a string or a list of strings, RFC
+// 7519 4.1.3) names want.
+func audienceHas(aud json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(aud, &one) == nil {
+		return one == want
+	}
+	var many []string
+	if json.Unmarshal(aud, &many) == nil {
+		for _, a := range many {
+			if a == want {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Decoder maps verified Wix webhooks to events (webhook.Decoder): both
@@ -111,6 +154,11 @@ type Decoder struct {
 // Decode implements webhook.Decoder.
 func (d Decoder) Decode(_ context.Context, req *webhook.Request) (webhook.Delivery, error) {
 	m, err := domain.DecodeMessage(req.Payload)
+	if errors.Is(err, domain.ErrUnhandled) {
+		// Event types the connector does not use (older Wix Stores events
+		// included): 200, counted as ignored, whatever fields they lack.
+		return webhook.Delivery{}, fmt.Errorf("%w: %w", webhook.ErrIgnored, err)
+	}
 	if err != nil {
 		return webhook.Delivery{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -299,13 +300,14 @@ func TestMalformedPayloadIs400(t *testing.T) {
 	}
 	outer := func(data string) string {
 		b, _ := json.Marshal(map[string]string{"eventType": domain.EventOrderCreated, "instanceId": instanceID, "data": data})
-		c, _ := json.Marshal(map[string]string{"data": string(b)})
+		c, _ := json.Marshal(map[string]any{"data": string(b), "exp": time.Now().Add(time.Hour).Unix()})
 		return string(c)
 	}
+	exp := fmt.Sprint(time.Now().Add(time.Hour).Unix())
 	cases := map[string]string{
-		"claims without data":      `{"iat":1}`,
-		"data is not JSON":         `{"data":"{not json"}`,
-		"data is not a string":     `{"data":{"eventType":"x"}}`,
+		"claims without data":      `{"iat":1,"exp":` + exp + `}`,
+		"data is not JSON":         `{"data":"{not json","exp":` + exp + `}`,
+		"data is a number":         `{"data":7,"exp":` + exp + `}`,
 		"inner data is not JSON":   outer("{oops"),
 		"inner event has no id":    outer(`{"slug":"created","createdEvent":{"entity":{}}}`),
 		"order without id":         outer(`{"id":"e1","createdEvent":{"entity":{"updatedDate":"2026-01-01T00:00:00Z","status":"APPROVED"}}}`),
@@ -321,6 +323,119 @@ func TestMalformedPayloadIs400(t *testing.T) {
 	}
 	if n := len(e.stored(t)); n != 0 {
 		t.Errorf("%d events published, want none", n)
+	}
+}
+
+// TestShapesWeDoNotUse delivers correctly signed tokens in shapes the
+// connector does not map as such: unused and older event types (with or
+// without the fields a mapped event has), layers as objects instead of
+// JSON strings, null where an object is expected, numbers as strings, big
+// numbers. Each gets 200 (mapped or ignored), never a 4xx, unless a mapped
+// event carries no order at all.
+func TestShapesWeDoNotUse(t *testing.T) {
+	k, _ := keys(t)
+	exp := time.Now().Add(time.Hour).Unix()
+	sign := func(claims map[string]any) string {
+		claims["exp"] = exp
+		b, _ := json.Marshal(claims)
+		tok, err := wixsim.SignRS256(k, "test", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	str := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	f := loadFixture(t, "order_approved_paid")
+	var inner map[string]any
+	if err := json.Unmarshal(f.Data, &inner); err != nil {
+		t.Fatal(err)
+	}
+	order := inner["actionEvent"].(map[string]any)["body"].(map[string]any)["order"]
+	noID := map[string]any{"slug": "approved", "actionEvent": map[string]any{"body": map[string]any{"order": order}}}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		status int
+		events int
+	}{
+		{"unused type without id or instance", map[string]any{"data": str(map[string]any{"eventType": "wix.ecom.v1.order_transactions_updated", "data": "{}"})}, 200, 0},
+		{"older Wix Stores event", map[string]any{"data": str(map[string]any{"eventType": "OrderPaid", "instanceId": instanceID, "data": str(map[string]any{"orderId": wixOrderID, "number": 10042})})}, 200, 0},
+		{"unused type, data not JSON", map[string]any{"data": str(map[string]any{"eventType": "wix.stores.v1.product_changed", "data": "{oops"})}, 200, 0},
+		{"unused type, data null", map[string]any{"data": str(map[string]any{"eventType": "wix.ecom.v1.order_deleted", "instanceId": instanceID, "data": nil})}, 200, 0},
+		{"layers as objects", map[string]any{"data": map[string]any{"eventType": domain.EventOrderApproved, "instanceId": instanceID, "data": inner}}, 200, 1},
+		{"mapped event without id", map[string]any{"data": str(map[string]any{"eventType": domain.EventOrderApproved, "instanceId": instanceID, "data": str(noID)})}, 200, 1},
+		{"SDK shape (data + metadata)", map[string]any{"data": str(map[string]any{"eventType": domain.EventOrderApproved, "instanceId": instanceID, "data": str(map[string]any{"data": map[string]any{"order": order}, "metadata": map[string]any{"id": "sdk-1", "entityId": wixOrderID}})})}, 200, 1},
+		{"unknown instance", map[string]any{"data": str(map[string]any{"eventType": domain.EventOrderApproved, "instanceId": "other", "data": str(inner)})}, 200, 0},
+		{"bad eventTime", map[string]any{"data": str(map[string]any{"eventType": domain.EventOrderApproved, "instanceId": instanceID, "data": str(map[string]any{"id": "t-1", "eventTime": 17, "actionEvent": map[string]any{"body": map[string]any{"order": order}}})})}, 200, 1},
+		{"mapped event, body null: unusable", map[string]any{"data": str(map[string]any{"eventType": domain.EventOrderApproved, "instanceId": instanceID, "data": str(map[string]any{"id": "n-1", "actionEvent": nil})})}, 400, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 0)
+			if got := e.post(t, sign(tc.claims)); got != tc.status {
+				t.Fatalf("status %d, want %d", got, tc.status)
+			}
+			if n := len(e.stored(t)); n != tc.events {
+				t.Fatalf("%d events, want %d", n, tc.events)
+			}
+		})
+	}
+}
+
+// TestTokenWithoutExpIsRefused: a correctly signed token without exp
+// would be valid for ever (issue 12): 401.
+func TestTokenWithoutExpIsRefused(t *testing.T) {
+	e := newEnv(t, 0)
+	k, _ := keys(t)
+	f := loadFixture(t, "order_approved_paid")
+	claims, err := wixsim.EncodeClaims(f.EventType, f.InstanceID, f.Data, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	_ = json.Unmarshal(claims, &c)
+	delete(c, "exp")
+	b, _ := json.Marshal(c)
+	tok, err := wixsim.SignRS256(k, "test", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.post(t, tok); got != 401 {
+		t.Fatalf("status %d, want 401", got)
+	}
+	if n := len(e.stored(t)); n != 0 {
+		t.Fatalf("%d events published, want none", n)
+	}
+}
+
+// TestIssuerAudience: when an issuer or audience is expected, a token
+// without it, or with another, is refused.
+func TestIssuerAudience(t *testing.T) {
+	k, _ := keys(t)
+	now := time.Now()
+	v := ports.NewVerifier(&k.PublicKey, 0, nil)
+	v.Issuer, v.Audience = "wix.com", "app-1"
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		ok     bool
+	}{
+		{"both right", map[string]any{"iss": "wix.com", "aud": "app-1"}, true},
+		{"aud in a list", map[string]any{"iss": "wix.com", "aud": []string{"x", "app-1"}}, true},
+		{"no iss", map[string]any{"aud": "app-1"}, false},
+		{"other iss", map[string]any{"iss": "evil", "aud": "app-1"}, false},
+		{"other aud", map[string]any{"iss": "wix.com", "aud": "app-2"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.claims["data"] = "{}"
+			tc.claims["exp"] = now.Add(time.Hour).Unix()
+			b, _ := json.Marshal(tc.claims)
+			tok, _ := wixsim.SignRS256(k, "test", b)
+			_, err := v.Verify(nil, []byte(tok))
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok=%v", err, tc.ok)
+			}
+		})
 	}
 }
 

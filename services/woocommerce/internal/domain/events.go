@@ -267,9 +267,11 @@ func (s Store) events(o Order, kind, requestID string, refunds []Refund) ([]*eve
 	return out, nil
 }
 
-// Deleted is the StoreOrderCanceled of an order.deleted webhook, whose
-// body holds the order id only. It has no snapshot: it cancels an order
-// dropsync already holds and creates none.
+// Deleted is the StoreOrderCanceled of an order deleted for good: an
+// order.deleted webhook (whose body, {"id": N}, proves nothing, since
+// any signed body may be re-sent under that topic) confirmed by the REST
+// API answering 404 for the order. It has no snapshot: it cancels an
+// order dropsync already holds and creates none.
 func (s Store) Deleted(wooID int64, at time.Time) (*eventsv1.Envelope, error) {
 	e, err := s.Envelope(s.CanceledEventID(wooID), wooID, at)
 	if err != nil {

@@ -187,20 +187,6 @@ func ParseOrder(body []byte) (Order, error) {
 	return o, o.Validate()
 }
 
-// ParseDeleted decodes an order.deleted body, {"id": N}.
-func ParseDeleted(body []byte) (int64, error) {
-	var d struct {
-		ID int64 `json:"id"`
-	}
-	if err := json.Unmarshal(body, &d); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidOrder, err)
-	}
-	if d.ID <= 0 {
-		return 0, fmt.Errorf("%w: id %d", ErrInvalidOrder, d.ID)
-	}
-	return d.ID, nil
-}
-
 // Validate checks the fields every order has.
 func (o Order) Validate() error {
 	var errs []error
