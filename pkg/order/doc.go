@@ -110,6 +110,16 @@
 // Any other is the merchant's or another app's (rule 7): for the lines it
 // names, or the whole order when it names none.
 //
+// A StoreFulfillmentCanceled (a fulfilment cancelled on the store, or ended
+// in failure) undoes what that fulfilment did: a foreign one's lines are
+// open again (exactly what it added), and dropsync's own leaves its
+// shipments failed, not pushed, with a FULFILLMENT_FAILED attention. Its id
+// is remembered, so a StoreOrderFulfilled of it arriving late changes
+// nothing. A StoreTrackingChanged records the tracking the store shows for
+// a fulfilment; numbers the order already holds for it (dropsync's own
+// echo) say nothing new, and a change made on the store never makes
+// dropsync send its own numbers again.
+//
 // ShippingConfirmationIssued is decided by the notifier, and taken in by
 // Handle only when it is the first for a fulfilled shipment of an order
 // still synced, with the store's setting on (rule 4); [Order.ConfirmationsDue]

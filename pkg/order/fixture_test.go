@@ -175,6 +175,22 @@ func (f *fixture) storeFulfilled(fid string, numbers []string, lines ...*eventsv
 	})
 }
 
+func (f *fixture) storeFulfillmentCanceled(fid string, lines ...*eventsv1.LineQuantity) *eventsv1.Envelope {
+	return f.env(func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_StoreFulfillmentCanceled{StoreFulfillmentCanceled: &eventsv1.StoreFulfillmentCanceled{StoreFulfillmentId: fid, Lines: lines, Status: "cancelled"}}
+	})
+}
+
+func (f *fixture) storeTrackingChanged(fid string, numbers ...string) *eventsv1.Envelope {
+	var tr []*eventsv1.Tracking
+	for _, n := range numbers {
+		tr = append(tr, &eventsv1.Tracking{Number: n})
+	}
+	return f.env(func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_StoreTrackingChanged{StoreTrackingChanged: &eventsv1.StoreTrackingChanged{StoreFulfillmentId: fid, Tracking: tr}}
+	})
+}
+
 func (f *fixture) pushed(sid, fid string) *eventsv1.Envelope {
 	return f.env(func(e *eventsv1.Envelope) {
 		e.Event = &eventsv1.Envelope_FulfillmentPushed{FulfillmentPushed: &eventsv1.FulfillmentPushed{ShipmentId: sid, StoreFulfillmentId: fid, CustomerNotified: true}}

@@ -43,6 +43,8 @@ const (
 	opSettings
 	opProgressed
 	opCheckAttention
+	opStoreFulfillmentCanceled
+	opStoreTrackingChanged
 	opCount
 )
 
@@ -90,6 +92,8 @@ func FuzzOrder(f *testing.F) {
 		opCheckAttention, 60, opProgressed, 1, opCheckAttention, 200, opReplayFact, 6, opProgressed, 8))
 	f.Add(op(4, opCreated, 1, opPlace, 0, opPlaced, 1, opPaid, 0, opPaid, 1, opCheckAttention, 200, opShipped, 1, opProgressed, 0, opTrackingChanged, 0,
 		opCheckAttention, 49, opFulfillManually, 0, opCheckAttention, 49))
+	f.Add(op(0, opCreated, 1, opStoreFulfilled, 1, opStoreFulfillmentCanceled, 1, opPlace, 0, opPlaced, 0, opShipped, 0, opPushed, 0,
+		opStoreTrackingChanged, 0, opStoreTrackingChanged, 2, opStoreFulfillmentCanceled, 0, opStoreFulfilled, 2, opStoreFulfillmentCanceled, 2))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
@@ -176,6 +180,22 @@ func (h *harness) step(op int, p byte) {
 			fact = f.storeFulfilled(fmt.Sprint("FX", h.n), nil, lineFor(p>>2))
 		default: // echo by store fulfillment id
 			fact = f.storeFulfilled("F-"+pick(h.shipments, p>>2, "s0"), nil)
+		}
+	case opStoreFulfillmentCanceled:
+		switch p % 3 {
+		case 0: // one of ours
+			fact = f.storeFulfillmentCanceled("F-" + pick(h.shipments, p>>2, "s0"))
+		case 1: // a foreign one, maybe not seen yet
+			fact = f.storeFulfillmentCanceled(fmt.Sprint("FX", int(p>>2)%(h.n+1)))
+		default:
+			fact = f.storeFulfillmentCanceled(fmt.Sprint("FX", int(p>>2)%(h.n+1)), lineFor(p>>2))
+		}
+	case opStoreTrackingChanged:
+		if p&1 == 0 {
+			sid := pick(h.shipments, p>>1, "s0")
+			fact = f.storeTrackingChanged("F-"+sid, pick([]string{"T-" + sid, fmt.Sprint("M", h.n)}, p>>1, ""))
+		} else {
+			fact = f.storeTrackingChanged(fmt.Sprint("FX", int(p>>1)%(h.n+1)), fmt.Sprint("M", h.n))
 		}
 	case opPushed:
 		sid := pick(h.shipments, p, "s0")

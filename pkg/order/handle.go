@@ -1,6 +1,7 @@
 package order
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"time"
@@ -94,7 +95,8 @@ func Policy(platform eventsv1.Platform, settings *eventsv1.StoreSettings) events
 //     line has tracking for whole-order stores; never once the order was
 //     fulfilled by hand or on the store (rules 5-7);
 //   - TrackingUpdateRequested when a pushed shipment's tracking number changed;
-//   - AttentionRaised when the store refused a fulfilment;
+//   - AttentionRaised when the store refused a fulfilment, or cancelled one
+//     dropsync pushed (StoreFulfillmentCanceled);
 //   - OrderStatusChanged when the tab changes (from TAB_UNSPECIFIED when the
 //     fact creates the order).
 //
@@ -153,6 +155,14 @@ func (o *Order) Handle(e *eventsv1.Envelope, c Context) ([]*eventsv1.Envelope, e
 		d.checkConflict(existed, ev.StoreOrderUpdated.GetOrder())
 	case *eventsv1.Envelope_StoreOrderReread:
 		d.checkConflict(existed, ev.StoreOrderReread.GetOrder())
+	case *eventsv1.Envelope_StoreFulfillmentCanceled:
+		c := ev.StoreFulfillmentCanceled
+		if o.pushedAs(c.GetStoreFulfillmentId()) && !d.o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED) {
+			d.emit("AttentionRaised", &eventsv1.Envelope{Event: &eventsv1.Envelope_AttentionRaised{AttentionRaised: &eventsv1.AttentionRaised{
+				Kind:   eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED,
+				Detail: "store fulfilment " + c.GetStoreFulfillmentId() + " " + cmp.Or(c.GetStatus(), "cancelled") + " on the store",
+			}}})
+		}
 	case *eventsv1.Envelope_FulfillmentFailed:
 		if !d.o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED) {
 			f := ev.FulfillmentFailed
@@ -164,6 +174,16 @@ func (o *Order) Handle(e *eventsv1.Envelope, c Context) ([]*eventsv1.Envelope, e
 	}
 	d.decide()
 	return d.finish(), nil
+}
+
+// pushedAs reports whether a store fulfillment id is one dropsync pushed.
+func (o *Order) pushedAs(fid string) bool {
+	for i := range o.shipments {
+		if fid != "" && o.shipments[i].fulfillmentID == fid {
+			return true
+		}
+	}
+	return false
 }
 
 // checkEnvelope validates an incoming event's envelope.
@@ -193,6 +213,7 @@ func isFact(e *eventsv1.Envelope) bool {
 		*eventsv1.Envelope_StoreOrderRefunded, *eventsv1.Envelope_StoreOrderFulfilled,
 		*eventsv1.Envelope_FulfillmentPushed, *eventsv1.Envelope_FulfillmentFailed,
 		*eventsv1.Envelope_StoreOrderReread,
+		*eventsv1.Envelope_StoreFulfillmentCanceled, *eventsv1.Envelope_StoreTrackingChanged,
 		*eventsv1.Envelope_SupplierOrderPlaced, *eventsv1.Envelope_SupplierPlacementFailed,
 		*eventsv1.Envelope_SupplierOrderPaid, *eventsv1.Envelope_SupplierShipmentCreated,
 		*eventsv1.Envelope_SupplierTrackingChanged, *eventsv1.Envelope_SupplierOrderCanceled,
@@ -225,6 +246,10 @@ func storeSnapshot(e *eventsv1.Envelope) *eventsv1.StoreOrder {
 		return ev.StoreOrderFulfilled.GetOrder()
 	case *eventsv1.Envelope_StoreOrderReread:
 		return ev.StoreOrderReread.GetOrder()
+	case *eventsv1.Envelope_StoreFulfillmentCanceled:
+		return ev.StoreFulfillmentCanceled.GetOrder()
+	case *eventsv1.Envelope_StoreTrackingChanged:
+		return ev.StoreTrackingChanged.GetOrder()
 	}
 	return nil
 }
@@ -242,6 +267,31 @@ func (o *Order) screen(e *eventsv1.Envelope, c *Context) (noop bool, err error) 
 	case *eventsv1.Envelope_StorePaymentCaptured:
 		so := ev.StorePaymentCaptured.GetOrder()
 		return o.created && o.captured && (so == nil || o.stale(so) || !o.storeChanged(so)), nil
+	case *eventsv1.Envelope_StoreOrderFulfilled:
+		// A fulfilment cancelled on the store, or one already taken in
+		// under another event id, says nothing new.
+		sf := o.storeFulfillment(ev.StoreOrderFulfilled.GetStoreFulfillmentId())
+		return sf != nil, nil
+	case *eventsv1.Envelope_StoreFulfillmentCanceled:
+		fid := ev.StoreFulfillmentCanceled.GetStoreFulfillmentId()
+		if fid == "" {
+			return false, fmt.Errorf("%w: StoreFulfillmentCanceled without store fulfillment id", ErrInvalidEvent)
+		}
+		if sf := o.storeFulfillment(fid); sf == nil || !sf.canceled {
+			return false, nil
+		}
+		for i := range o.shipments {
+			if o.shipments[i].fulfillmentID == fid {
+				return false, nil
+			}
+		}
+		return true, nil
+	case *eventsv1.Envelope_StoreTrackingChanged:
+		fid := ev.StoreTrackingChanged.GetStoreFulfillmentId()
+		if fid == "" {
+			return false, fmt.Errorf("%w: StoreTrackingChanged without store fulfillment id", ErrInvalidEvent)
+		}
+		return o.trackingKnown(fid, ev.StoreTrackingChanged.GetTracking()), nil
 	case *eventsv1.Envelope_SupplierOrderPlaced:
 		if len(ev.SupplierOrderPlaced.GetOrders()) == 0 {
 			return false, fmt.Errorf("%w: SupplierOrderPlaced without supplier orders", ErrInvalidEvent)

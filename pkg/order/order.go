@@ -41,8 +41,16 @@ type Order struct {
 
 	canceledWhole bool // canceled or refunded on the store as a whole
 	foreignWhole  bool // fulfilled on the store by someone else, whole order
-	manual        bool // fulfilled by hand in dropsync
-	manualPlaced  bool // ... after placing (rule 6)
+	// foreignWholeAnon: a whole-order fulfilment on the store that named no
+	// fulfillment id (so no cancel can undo it).
+	foreignWholeAnon bool
+	// storeFulfillments are the fulfilments on the store by someone else
+	// that have an id, with what each added to the lines, so that a cancel
+	// undoes exactly that; and the ids of fulfilments cancelled on the
+	// store, so that a late StoreOrderFulfilled of one changes nothing.
+	storeFulfillments []storeFulfillment
+	manual            bool // fulfilled by hand in dropsync
+	manualPlaced      bool // ... after placing (rule 6)
 
 	// Placement.
 	inFlight string // request id of the unanswered placement
@@ -73,6 +81,16 @@ type line struct {
 	foreign       int32 // fulfilled on the store by someone else
 }
 
+// storeFulfillment is a fulfilment on the store by someone else (rule 7),
+// or one cancelled on the store.
+type storeFulfillment struct {
+	id       string
+	added    []*eventsv1.LineQuantity // what it added to each line's foreign quantity
+	whole    bool                     // it named no line: the whole order
+	tracking []*eventsv1.Tracking     // as the store last showed it
+	canceled bool
+}
+
 type conflict struct {
 	fields []string
 	store  *eventsv1.StoreOrder
@@ -98,6 +116,10 @@ type shipment struct {
 	lines         []*eventsv1.LineQuantity
 	coveredBy     string // shipment id named by the FulfillmentRequested covering it
 	fulfillmentID string // store fulfillment id, once pushed
+	// storeTracking is the tracking the store shows for the fulfilment
+	// when the store changed it (StoreTrackingChanged); dropsync's own
+	// numbers (tracking, sent) are unchanged by it.
+	storeTracking []*eventsv1.Tracking
 	pushed        bool
 	failed        bool
 	confirmed     bool
@@ -186,9 +208,17 @@ func (o *Order) Apply(e *eventsv1.Envelope) {
 		f := ev.StoreOrderFulfilled
 		echo := o.created && o.isEcho(f)
 		o.absorb(f.GetOrder())
-		if !echo {
-			o.fulfilledOnStore(f.GetLines())
+		if !echo && o.storeFulfillment(f.GetStoreFulfillmentId()) == nil {
+			o.fulfilledOnStore(f.GetStoreFulfillmentId(), f.GetLines(), f.GetTracking())
 		}
+	case *eventsv1.Envelope_StoreFulfillmentCanceled:
+		c := ev.StoreFulfillmentCanceled
+		o.absorb(c.GetOrder())
+		o.storeFulfillmentCanceled(c.GetStoreFulfillmentId())
+	case *eventsv1.Envelope_StoreTrackingChanged:
+		c := ev.StoreTrackingChanged
+		o.absorb(c.GetOrder())
+		o.storeTrackingChanged(c.GetStoreFulfillmentId(), c.GetTracking())
 	case *eventsv1.Envelope_FulfillmentPushed:
 		o.pushed(ev.FulfillmentPushed)
 	case *eventsv1.Envelope_FulfillmentFailed:
@@ -409,20 +439,133 @@ func (o *Order) cancelOnStore(lq []*eventsv1.LineQuantity) {
 
 // fulfilledOnStore records a fulfilment made on the store by someone else
 // (rule 7): of the named lines, or of the whole order when none are named.
-func (o *Order) fulfilledOnStore(lq []*eventsv1.LineQuantity) {
+// One with an id is remembered with what it added, for a later cancel.
+func (o *Order) fulfilledOnStore(fid string, lq []*eventsv1.LineQuantity, tracking []*eventsv1.Tracking) {
 	if !o.created {
 		return
 	}
-	if len(lq) == 0 {
+	sf := storeFulfillment{id: fid, tracking: tracking, whole: len(lq) == 0}
+	if sf.whole {
 		o.foreignWhole = true
-		return
+		o.foreignWholeAnon = o.foreignWholeAnon || fid == ""
 	}
 	for _, q := range lq {
 		if i := o.lineIndex(q.GetLineItemId()); i >= 0 {
 			l := &o.lines[i]
+			before := l.foreign
 			l.foreign = addCapped(l.foreign, q.GetQuantity(), l.item.GetQuantity())
+			if l.foreign > before {
+				sf.added = append(sf.added, &eventsv1.LineQuantity{LineItemId: q.GetLineItemId(), Quantity: l.foreign - before})
+			}
 		}
 	}
+	if fid != "" {
+		o.storeFulfillments = append(o.storeFulfillments, sf)
+	}
+}
+
+// storeFulfillment returns the fulfilment on the store with this id that
+// the order recorded (made by someone else, or cancelled), or nil.
+func (o *Order) storeFulfillment(fid string) *storeFulfillment {
+	if fid == "" {
+		return nil
+	}
+	for i := range o.storeFulfillments {
+		if o.storeFulfillments[i].id == fid {
+			return &o.storeFulfillments[i]
+		}
+	}
+	return nil
+}
+
+// storeFulfillmentCanceled undoes a fulfilment cancelled on the store: a
+// foreign one's lines are open again; dropsync's own leaves its shipments
+// not pushed, failed (the store no longer shows them fulfilled). The id is
+// remembered either way, so a late StoreOrderFulfilled of it does nothing.
+func (o *Order) storeFulfillmentCanceled(fid string) {
+	if fid == "" || !o.created {
+		return
+	}
+	for i := range o.shipments {
+		if s := &o.shipments[i]; s.fulfillmentID == fid {
+			s.pushed, s.failed, s.fulfillmentID = false, true, ""
+		}
+	}
+	sf := o.storeFulfillment(fid)
+	if sf == nil {
+		o.storeFulfillments = append(o.storeFulfillments, storeFulfillment{id: fid, canceled: true})
+		return
+	}
+	if sf.canceled {
+		return
+	}
+	sf.canceled = true
+	for _, q := range sf.added {
+		if i := o.lineIndex(q.GetLineItemId()); i >= 0 {
+			l := &o.lines[i]
+			l.foreign -= min(q.GetQuantity(), l.foreign)
+		}
+	}
+	if sf.whole {
+		o.foreignWhole = o.foreignWholeAnon
+		for i := range o.storeFulfillments {
+			if x := &o.storeFulfillments[i]; x.whole && !x.canceled {
+				o.foreignWhole = true
+			}
+		}
+	}
+}
+
+// storeTrackingChanged records the tracking the store now shows for a
+// fulfilment: a foreign one's, or dropsync's own (kept apart from the
+// numbers dropsync sends, so a change made on the store is never
+// overwritten by a decision taken from it).
+func (o *Order) storeTrackingChanged(fid string, tracking []*eventsv1.Tracking) {
+	if fid == "" || !o.created {
+		return
+	}
+	if sf := o.storeFulfillment(fid); sf != nil && !sf.canceled {
+		sf.tracking = tracking
+	}
+	for i := range o.shipments {
+		if s := &o.shipments[i]; s.fulfillmentID == fid {
+			s.storeTracking = tracking
+		}
+	}
+}
+
+// trackingKnown reports whether the store's tracking for a fulfilment says
+// nothing new: every number is one the order holds for it (dropsync's
+// own, as sent or shipped, or as the store last showed it).
+func (o *Order) trackingKnown(fid string, tracking []*eventsv1.Tracking) bool {
+	var known []*eventsv1.Tracking
+	found := false
+	if sf := o.storeFulfillment(fid); sf != nil {
+		if sf.canceled {
+			return true
+		}
+		found = true
+		known = append(known, sf.tracking...)
+	}
+	for i := range o.shipments {
+		if s := &o.shipments[i]; s.fulfillmentID == fid {
+			found = true
+			known = append(known, s.tracking, s.sent)
+			known = append(known, s.storeTracking...)
+		}
+	}
+	if !found {
+		return false
+	}
+	for _, t := range tracking {
+		if t.GetNumber() == "" {
+			continue
+		}
+		if !slices.ContainsFunc(known, func(k *eventsv1.Tracking) bool { return k.GetNumber() == t.GetNumber() }) {
+			return false
+		}
+	}
+	return true
 }
 
 // addCapped adds n (0 or less: all of limit) to v, within [0, limit].
@@ -674,6 +817,7 @@ func (o *Order) Clone() *Order {
 		c.suppliers[i].canceled = slices.Clip(c.suppliers[i].canceled)
 	}
 	c.shipments = slices.Clone(o.shipments)
+	c.storeFulfillments = slices.Clone(o.storeFulfillments)
 	c.attention = slices.Clone(o.attention)
 	c.requests = slices.Clone(o.requests)
 	c.seen = o.seen.clone()

@@ -792,6 +792,154 @@ func TestRule7FulfilledOnStore(t *testing.T) {
 	})
 }
 
+// A fulfilment cancelled on the store (or ended in failure) undoes what it
+// did; a tracking change made on the store is recorded.
+func TestStoreFulfilmentChanges(t *testing.T) {
+	run(t, []test{
+		{
+			name:  "a foreign fulfilment of the whole order cancelled: Awaiting order again, placeable",
+			given: func(f *fixture) { f.paidOnStore(); f.fact(f.storeFulfilled("F7", []string{"LOCAL1"})) },
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.storeFulfillmentCanceled("F7"))
+			},
+			want:    []string{"StoreFulfillmentCanceled", "OrderStatusChanged FULFILLED->AWAITING_ORDER"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_ORDER,
+			then: func(t *testing.T, f *fixture) {
+				if f.o.FulfilledOnStore() {
+					t.Fatal("still fulfilled on the store")
+				}
+				got := describeAll(f.must(f.place("P1", mapped)))
+				if !slices.Contains(got, "PlacementRequested P1 items=L1x2,L2x1 retry=false") {
+					t.Fatalf("placing after the cancel: %q", got)
+				}
+			},
+		},
+		{
+			name: "a foreign fulfilment of one line cancelled: that line is placed again",
+			given: func(f *fixture) {
+				f.paidOnStore()
+				f.fact(f.storeFulfilled("F7", nil, lq("L1", 2)))
+				f.fact(f.storeFulfilled("F8", nil, lq("L2", 1)))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.storeFulfillmentCanceled("F7", lq("L1", 2)))
+			},
+			want:    []string{"StoreFulfillmentCanceled", "OrderStatusChanged FULFILLED->AWAITING_ORDER"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_ORDER,
+			then: func(t *testing.T, f *fixture) {
+				got := describeAll(f.must(f.place("P1", mapped)))
+				if !slices.Contains(got, "PlacementRequested P1 items=L1x2 retry=false") {
+					t.Fatalf("placing after the cancel: %q", got)
+				}
+			},
+		},
+		{
+			name: "one of two whole-order fulfilments cancelled: still fulfilled on the store",
+			given: func(f *fixture) {
+				f.paidOnStore()
+				f.fact(f.storeFulfilled("F7", nil))
+				f.fact(f.storeFulfilled("F8", nil))
+			},
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfillmentCanceled("F7")) },
+			want:    []string{"StoreFulfillmentCanceled"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+		},
+		{
+			name: "a cancel seen again under another event id says nothing new",
+			given: func(f *fixture) {
+				f.paidOnStore()
+				f.fact(f.storeFulfilled("F7", nil))
+				f.fact(f.storeFulfillmentCanceled("F7"))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfillmentCanceled("F7")) },
+		},
+		{
+			name:    "a cancel before its fulfilment: the late fulfilment changes nothing",
+			given:   func(f *fixture) { f.paidOnStore(); f.fact(f.storeFulfillmentCanceled("F7")) },
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfilled("F7", nil)) },
+			wantTab: eventsv1.Tab_TAB_AWAITING_ORDER,
+		},
+		{
+			name:  "a fulfilment taken in under another event id is not counted twice",
+			given: func(f *fixture) { f.paidOnStore(); f.fact(f.storeFulfilled("F7", nil, lq("L1", 1))) },
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.storeFulfilled("F7", nil, lq("L1", 1)))
+			},
+			wantTab: eventsv1.Tab_TAB_AWAITING_ORDER,
+		},
+		{
+			name:  "dropsync's own fulfilment cancelled on the store: shipment failed, attention, not Fulfilled",
+			given: (*fixture).fulfilled,
+			when:  func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfillmentCanceled("F1")) },
+			want: []string{"StoreFulfillmentCanceled", "AttentionRaised FULFILLMENT_FAILED",
+				"OrderStatusChanged FULFILLED->AWAITING_FULFILLMENT"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_FULFILLMENT,
+			then: func(t *testing.T, f *fixture) {
+				if st := f.o.ToProto().GetShipments()[0].GetState().String(); st != "SHIPMENT_STATE_FAILED" {
+					t.Fatalf("shipment state %s", st)
+				}
+			},
+		},
+		{
+			name:    "a cancel of a fulfilment the order never had is recorded, changes nothing",
+			given:   (*fixture).paidOnStore,
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfillmentCanceled("F9")) },
+			want:    []string{"StoreFulfillmentCanceled"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_ORDER,
+		},
+		{
+			name:    "a cancel without a fulfillment id is invalid",
+			given:   (*fixture).paidOnStore,
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfillmentCanceled("")) },
+			wantErr: order.ErrInvalidEvent,
+		},
+		{
+			name:    "a cancel for an order never seen is unknown",
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeFulfillmentCanceled("F1")) },
+			wantErr: order.ErrUnknownOrder,
+		},
+		{
+			name:  "the store's echo of dropsync's tracking says nothing new",
+			given: (*fixture).fulfilled,
+			when:  func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeTrackingChanged("F1", "T1")) },
+		},
+		{
+			name:  "tracking changed on the store for dropsync's fulfilment is recorded, nothing sent back",
+			given: (*fixture).fulfilled,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.storeTrackingChanged("F1", "MERCHANT1"))
+			},
+			want:    []string{"StoreTrackingChanged"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+			then: func(t *testing.T, f *fixture) {
+				if got := f.fact(f.storeTrackingChanged("F1", "MERCHANT1")); len(got) != 0 {
+					t.Fatalf("the same change again: %q", describeAll(got))
+				}
+			},
+		},
+		{
+			name:  "tracking changed on the store for a foreign fulfilment is recorded",
+			given: func(f *fixture) { f.paidOnStore(); f.fact(f.storeFulfilled("F7", []string{"LOCAL1"})) },
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.storeTrackingChanged("F7", "LOCAL2"))
+			},
+			want:    []string{"StoreTrackingChanged"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+			then: func(t *testing.T, f *fixture) {
+				if got := f.fact(f.storeTrackingChanged("F7", "LOCAL2")); len(got) != 0 {
+					t.Fatalf("the same change again: %q", describeAll(got))
+				}
+			},
+		},
+		{
+			name:    "tracking without a fulfillment id is invalid",
+			given:   (*fixture).paidOnStore,
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.storeTrackingChanged("", "X")) },
+			wantErr: order.ErrInvalidEvent,
+		},
+	})
+}
+
 func TestRule8Canceled(t *testing.T) {
 	supplierCanceled := func(f *fixture) {
 		f.awaitingPayment()

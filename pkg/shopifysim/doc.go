@@ -40,7 +40,9 @@
 // # Merchant side and webhooks
 //
 // CreateOrder, MarkPaid, EditQuantity, Cancel (refused once fulfilled, as
-// Shopify does), Refund and FulfillByMerchant change a shop's orders; each
+// Shopify does), Refund, FulfillByMerchant, CancelFulfillment (the
+// fulfilled lines open again, a closed fulfillment order reopens) and
+// UpdateTrackingByMerchant change a shop's orders; each
 // change, and each fulfilment or tracking change made through the API,
 // sends the webhooks Shopify sends (orders/create, orders/paid,
 // orders/updated, orders/edited, orders/cancelled, refunds/create,

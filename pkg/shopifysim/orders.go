@@ -529,6 +529,88 @@ func (s *Sim) FulfillByMerchant(domain string, id int64, lines map[int64]int, tr
 	return f.view(), nil
 }
 
+// CancelFulfillment cancels a fulfilment from the shop admin, as the
+// merchant would: its status becomes "cancelled", what it fulfilled is
+// open again on the order and its fulfillment orders (a closed one
+// reopens), and the shop sends fulfillments/update and orders/updated.
+// Only a fulfilment that stands (success) can be cancelled.
+func (s *Sim) CancelFulfillment(domain string, orderID, fulfillmentID int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, o, err := s.order(domain, orderID)
+	if err != nil {
+		return err
+	}
+	var f *simFulfillment
+	for _, x := range o.fulfillments {
+		if x.id == fulfillmentID {
+			f = x
+		}
+	}
+	if f == nil {
+		return fmt.Errorf("%w: order %d has no fulfillment %d", ErrInvalid, orderID, fulfillmentID)
+	}
+	if f.status != "success" {
+		return fmt.Errorf("%w: fulfillment %d is %s", ErrInvalid, fulfillmentID, f.status)
+	}
+	now := s.cfg.Now()
+	o.touch(now)
+	f.status, f.updatedAt = "cancelled", o.updatedAt
+	for _, fl := range f.lines {
+		fl.line.fulfilled -= fl.qty
+		left := fl.qty
+		for _, fo := range o.fos {
+			if fo.status == "CANCELLED" {
+				continue
+			}
+			for _, l := range fo.lines {
+				if l.line != fl.line || left == 0 {
+					continue
+				}
+				back := min(left, l.total-l.remaining)
+				if back > 0 {
+					l.remaining += back
+					left -= back
+					if fo.status == "CLOSED" {
+						fo.status, fo.updatedAt = "IN_PROGRESS", now
+					}
+				}
+			}
+		}
+	}
+	o.refreshFOs(now)
+	s.enqueue(o, "fulfillments/update", s.fulfillmentBody(f))
+	s.orderHook(o, "orders/updated")
+	return nil
+}
+
+// UpdateTrackingByMerchant changes a fulfilment's tracking from the shop
+// admin, as the merchant would: the shop sends fulfillments/update.
+func (s *Sim) UpdateTrackingByMerchant(domain string, orderID, fulfillmentID int64, tracking []Tracking) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, o, err := s.order(domain, orderID)
+	if err != nil {
+		return err
+	}
+	for _, f := range o.fulfillments {
+		if f.id != fulfillmentID {
+			continue
+		}
+		if f.status != "success" {
+			return fmt.Errorf("%w: fulfillment %d is %s", ErrInvalid, fulfillmentID, f.status)
+		}
+		f.tracking = append([]Tracking(nil), tracking...)
+		f.updatedAt = s.cfg.Now().Truncate(time.Second)
+		if !f.updatedAt.After(f.createdAt) {
+			f.updatedAt = f.createdAt.Add(time.Second)
+		}
+		s.enqueue(o, "fulfillments/update", s.fulfillmentBody(f))
+		return nil
+	}
+	return fmt.Errorf("%w: order %d has no fulfillment %d", ErrInvalid, orderID, fulfillmentID)
+}
+
 type foRequest struct {
 	fo   *simFO
 	line *simFOLine

@@ -404,3 +404,55 @@ func TestWebhookRetryAndFaults(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The merchant cancels a fulfilment and changes another's tracking: the
+// lines open again (the closed fulfillment order reopens, the order is no
+// longer fulfilled), and each change sends fulfillments/update.
+func TestMerchantFulfilmentChanges(t *testing.T) {
+	f := newFixture(t, shopifysim.Config{}, shopifysim.ShopConfig{})
+	o := f.order(true)
+	all, err := f.sim.FulfillByMerchant(shop, o.ID, nil, []shopifysim.Tracking{{Company: "UPS", Number: "1Z1"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.UpdateTrackingByMerchant(shop, o.ID, all.ID, []shopifysim.Tracking{{Company: "UPS", Number: "1Z2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.CancelFulfillment(shop, o.ID, all.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.CancelFulfillment(shop, o.ID, all.ID); err == nil {
+		t.Fatal("cancelling a cancelled fulfilment was allowed")
+	}
+	if err := f.sim.UpdateTrackingByMerchant(shop, o.ID, all.ID, nil); err == nil {
+		t.Fatal("tracking of a cancelled fulfilment was changed")
+	}
+	got, _ := f.sim.Order(shop, o.ID)
+	if got.Fulfillment != "" || got.Lines[0].Fulfilled != 0 || got.Fulfillments[0].Status != "cancelled" || got.Fulfillments[0].Tracking[0].Number != "1Z2" {
+		t.Fatalf("order after the cancel %+v", got)
+	}
+	r := f.call(token, foQuery, map[string]any{"id": "gid://shopify/Order/" + itoa(o.ID)})
+	fo := dig(r.Data, "order", "fulfillmentOrders", "nodes", 0)
+	if dig(fo, "status") == "CLOSED" || dig(fo, "lineItems", "nodes", 0, "remainingQuantity") != float64(2) {
+		t.Fatalf("fulfillment order after the cancel %v", fo)
+	}
+	if _, err := f.sim.FulfillByMerchant(shop, o.ID, nil, nil, false); err != nil {
+		t.Fatalf("fulfilling again after the cancel: %v", err)
+	}
+	var updates []string
+	for _, d := range f.sim.Deliveries() {
+		if d.Topic == "fulfillments/update" {
+			var b struct {
+				Status          string   `json:"status"`
+				TrackingNumbers []string `json:"tracking_numbers"`
+			}
+			if err := json.Unmarshal(d.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			updates = append(updates, b.Status+":"+strings.Join(b.TrackingNumbers, ","))
+		}
+	}
+	if strings.Join(updates, " ") != "success:1Z2 cancelled:1Z2" {
+		t.Fatalf("fulfillments/update bodies %v", updates)
+	}
+}

@@ -42,7 +42,7 @@ func TestStartsBeforeNATS(t *testing.T) {
 		return func() error {
 			_, err := client.GetConnectionHealth(context.Background(), &aliexpressv1.GetConnectionHealthRequest{})
 			if status.Code(err) != want {
-				return fmt.Errorf("GetConnectionHealth: %v, want %v", err, want)
+				return fmt.Errorf("GetConnectionHealth: %v, want %v", status.Code(err), want)
 			}
 			return nil
 		}

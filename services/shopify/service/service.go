@@ -43,10 +43,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	return RunOn(ctx, cfg, conn.JS, lis, log)
 }
 
-// Stats is what GET /statsz answers: the webhook counters and each store's
-// reconciliation counters.
+// Stats is what GET /statsz answers: the webhook counters, the decoder's
+// (bodies whose topic disagreed, read back, not on the store, unusable)
+// and each store's reconciliation counters.
 type Stats struct {
 	Webhooks  webhook.Stats              `json:"webhooks"`
+	Decoder   ports.DecoderStats         `json:"decoder"`
 	Reconcile map[string]reconcile.Stats `json:"reconcile"`
 }
 
@@ -112,10 +114,11 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 	}
 	defer func() { _ = peer.Close() }() // closing client connections at exit has nothing to report
 
+	decoder := &ports.Decoder{Stores: reg, Orders: api, Log: log}
 	hook, err := webhook.New(webhook.Config{
 		Platform:     order.WordShopify,
 		Verifier:     ports.Verifier(reg),
-		Decoder:      &ports.Decoder{Stores: reg, Orders: api},
+		Decoder:      decoder,
 		Publisher:    pub,
 		Dedupe:       dedupe,
 		MaxBodyBytes: sc.MaxBodyBytes,
@@ -156,7 +159,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, hook)
 	mux.HandleFunc("GET /statsz", func(w http.ResponseWriter, _ *http.Request) {
-		st := Stats{Webhooks: hook.Stats(), Reconcile: map[string]reconcile.Stats{}}
+		st := Stats{Webhooks: hook.Stats(), Decoder: decoder.Stats(), Reconcile: map[string]reconcile.Stats{}}
 		for slug, r := range reconcilers {
 			st.Reconcile[slug] = r.Stats()
 		}

@@ -705,6 +705,28 @@ func TestMerchantChanges(t *testing.T) {
 	}
 }
 
+// TestMerchantFulfilmentChanges: fulfillments/update reaches the bus: a
+// tracking change made on the store as StoreTrackingChanged, a cancelled
+// fulfilment as StoreFulfillmentCanceled naming what it had fulfilled.
+func TestMerchantFulfilmentChanges(t *testing.T) {
+	h := newHarness(t)
+	o := h.newOrder()
+	id := orderID(o)
+	f, err := h.sim.FulfillByMerchant(shop, o.ID, nil, []shopifysim.Tracking{{Company: "UPS", Number: "1Z1"}}, false)
+	must(t, err)
+	h.waitFor("StoreOrderFulfilled", id, 1)
+	must(t, h.sim.UpdateTrackingByMerchant(shop, o.ID, f.ID, []shopifysim.Tracking{{Company: "UPS", Number: "1Z2"}}))
+	tc := h.waitFor("StoreTrackingChanged", id, 1)[0].GetStoreTrackingChanged()
+	if tc.GetStoreFulfillmentId() != strconv.FormatInt(f.ID, 10) || tc.GetTracking()[0].GetNumber() != "1Z2" {
+		t.Fatalf("tracking change %v", tc)
+	}
+	must(t, h.sim.CancelFulfillment(shop, o.ID, f.ID))
+	c := h.waitFor("StoreFulfillmentCanceled", id, 1)[0].GetStoreFulfillmentCanceled()
+	if c.GetStoreFulfillmentId() != strconv.FormatInt(f.ID, 10) || c.GetStatus() != "cancelled" || len(c.GetLines()) != len(o.Lines) {
+		t.Fatalf("fulfilment cancel %v", c)
+	}
+}
+
 // TestResyncAndTrackingUpdate: ResyncRequested re-reads the order;
 // TrackingUpdateRequested changes the pushed fulfilment's tracking without
 // a second e-mail.

@@ -54,6 +54,8 @@ type Envelope struct {
 	//	*Envelope_FulfillmentPushed
 	//	*Envelope_FulfillmentFailed
 	//	*Envelope_StoreOrderReread
+	//	*Envelope_StoreFulfillmentCanceled
+	//	*Envelope_StoreTrackingChanged
 	//	*Envelope_SupplierOrderPlaced
 	//	*Envelope_SupplierPlacementFailed
 	//	*Envelope_SupplierOrderPaid
@@ -244,6 +246,24 @@ func (x *Envelope) GetStoreOrderReread() *StoreOrderReread {
 	if x != nil {
 		if x, ok := x.Event.(*Envelope_StoreOrderReread); ok {
 			return x.StoreOrderReread
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStoreFulfillmentCanceled() *StoreFulfillmentCanceled {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_StoreFulfillmentCanceled); ok {
+			return x.StoreFulfillmentCanceled
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStoreTrackingChanged() *StoreTrackingChanged {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_StoreTrackingChanged); ok {
+			return x.StoreTrackingChanged
 		}
 	}
 	return nil
@@ -496,6 +516,14 @@ type Envelope_StoreOrderReread struct {
 	StoreOrderReread *StoreOrderReread `protobuf:"bytes,18,opt,name=store_order_reread,json=storeOrderReread,proto3,oneof"`
 }
 
+type Envelope_StoreFulfillmentCanceled struct {
+	StoreFulfillmentCanceled *StoreFulfillmentCanceled `protobuf:"bytes,19,opt,name=store_fulfillment_canceled,json=storeFulfillmentCanceled,proto3,oneof"`
+}
+
+type Envelope_StoreTrackingChanged struct {
+	StoreTrackingChanged *StoreTrackingChanged `protobuf:"bytes,20,opt,name=store_tracking_changed,json=storeTrackingChanged,proto3,oneof"`
+}
+
 type Envelope_SupplierOrderPlaced struct {
 	SupplierOrderPlaced *SupplierOrderPlaced `protobuf:"bytes,30,opt,name=supplier_order_placed,json=supplierOrderPlaced,proto3,oneof"`
 }
@@ -606,6 +634,10 @@ func (*Envelope_FulfillmentFailed) isEnvelope_Event() {}
 
 func (*Envelope_StoreOrderReread) isEnvelope_Event() {}
 
+func (*Envelope_StoreFulfillmentCanceled) isEnvelope_Event() {}
+
+func (*Envelope_StoreTrackingChanged) isEnvelope_Event() {}
+
 func (*Envelope_SupplierOrderPlaced) isEnvelope_Event() {}
 
 func (*Envelope_SupplierPlacementFailed) isEnvelope_Event() {}
@@ -656,7 +688,7 @@ var File_dropsync_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"!dropsync/events/v1/envelope.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1edropsync/events/v1/store.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x1a\n" +
+	"!dropsync/events/v1/envelope.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1edropsync/events/v1/store.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x1c\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12;\n" +
@@ -676,7 +708,9 @@ const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"\x15store_order_fulfilled\x18\x0f \x01(\v2'.dropsync.events.v1.StoreOrderFulfilledH\x00R\x13storeOrderFulfilled\x12V\n" +
 	"\x12fulfillment_pushed\x18\x10 \x01(\v2%.dropsync.events.v1.FulfillmentPushedH\x00R\x11fulfillmentPushed\x12V\n" +
 	"\x12fulfillment_failed\x18\x11 \x01(\v2%.dropsync.events.v1.FulfillmentFailedH\x00R\x11fulfillmentFailed\x12T\n" +
-	"\x12store_order_reread\x18\x12 \x01(\v2$.dropsync.events.v1.StoreOrderRereadH\x00R\x10storeOrderReread\x12]\n" +
+	"\x12store_order_reread\x18\x12 \x01(\v2$.dropsync.events.v1.StoreOrderRereadH\x00R\x10storeOrderReread\x12l\n" +
+	"\x1astore_fulfillment_canceled\x18\x13 \x01(\v2,.dropsync.events.v1.StoreFulfillmentCanceledH\x00R\x18storeFulfillmentCanceled\x12`\n" +
+	"\x16store_tracking_changed\x18\x14 \x01(\v2(.dropsync.events.v1.StoreTrackingChangedH\x00R\x14storeTrackingChanged\x12]\n" +
 	"\x15supplier_order_placed\x18\x1e \x01(\v2'.dropsync.events.v1.SupplierOrderPlacedH\x00R\x13supplierOrderPlaced\x12i\n" +
 	"\x19supplier_placement_failed\x18\x1f \x01(\v2+.dropsync.events.v1.SupplierPlacementFailedH\x00R\x17supplierPlacementFailed\x12W\n" +
 	"\x13supplier_order_paid\x18  \x01(\v2%.dropsync.events.v1.SupplierOrderPaidH\x00R\x11supplierOrderPaid\x12i\n" +
@@ -728,29 +762,31 @@ var file_dropsync_events_v1_envelope_proto_goTypes = []any{
 	(*FulfillmentPushed)(nil),          // 9: dropsync.events.v1.FulfillmentPushed
 	(*FulfillmentFailed)(nil),          // 10: dropsync.events.v1.FulfillmentFailed
 	(*StoreOrderReread)(nil),           // 11: dropsync.events.v1.StoreOrderReread
-	(*SupplierOrderPlaced)(nil),        // 12: dropsync.events.v1.SupplierOrderPlaced
-	(*SupplierPlacementFailed)(nil),    // 13: dropsync.events.v1.SupplierPlacementFailed
-	(*SupplierOrderPaid)(nil),          // 14: dropsync.events.v1.SupplierOrderPaid
-	(*SupplierShipmentCreated)(nil),    // 15: dropsync.events.v1.SupplierShipmentCreated
-	(*SupplierTrackingChanged)(nil),    // 16: dropsync.events.v1.SupplierTrackingChanged
-	(*SupplierOrderCanceled)(nil),      // 17: dropsync.events.v1.SupplierOrderCanceled
-	(*SupplierOrderFinished)(nil),      // 18: dropsync.events.v1.SupplierOrderFinished
-	(*SupplierConnectionChanged)(nil),  // 19: dropsync.events.v1.SupplierConnectionChanged
-	(*SupplierTrackingProgressed)(nil), // 20: dropsync.events.v1.SupplierTrackingProgressed
-	(*PlacementRequested)(nil),         // 21: dropsync.events.v1.PlacementRequested
-	(*PlacementRejected)(nil),          // 22: dropsync.events.v1.PlacementRejected
-	(*FulfillmentRequested)(nil),       // 23: dropsync.events.v1.FulfillmentRequested
-	(*TrackingUpdateRequested)(nil),    // 24: dropsync.events.v1.TrackingUpdateRequested
-	(*ShippingConfirmationIssued)(nil), // 25: dropsync.events.v1.ShippingConfirmationIssued
-	(*OrderFulfilledManually)(nil),     // 26: dropsync.events.v1.OrderFulfilledManually
-	(*ResyncRequested)(nil),            // 27: dropsync.events.v1.ResyncRequested
-	(*OrderStatusChanged)(nil),         // 28: dropsync.events.v1.OrderStatusChanged
-	(*ConflictDetected)(nil),           // 29: dropsync.events.v1.ConflictDetected
-	(*ConflictResolved)(nil),           // 30: dropsync.events.v1.ConflictResolved
-	(*AttentionRaised)(nil),            // 31: dropsync.events.v1.AttentionRaised
-	(*StoreRegistered)(nil),            // 32: dropsync.events.v1.StoreRegistered
-	(*StoreSettingsChanged)(nil),       // 33: dropsync.events.v1.StoreSettingsChanged
-	(*SupplierMappingChanged)(nil),     // 34: dropsync.events.v1.SupplierMappingChanged
+	(*StoreFulfillmentCanceled)(nil),   // 12: dropsync.events.v1.StoreFulfillmentCanceled
+	(*StoreTrackingChanged)(nil),       // 13: dropsync.events.v1.StoreTrackingChanged
+	(*SupplierOrderPlaced)(nil),        // 14: dropsync.events.v1.SupplierOrderPlaced
+	(*SupplierPlacementFailed)(nil),    // 15: dropsync.events.v1.SupplierPlacementFailed
+	(*SupplierOrderPaid)(nil),          // 16: dropsync.events.v1.SupplierOrderPaid
+	(*SupplierShipmentCreated)(nil),    // 17: dropsync.events.v1.SupplierShipmentCreated
+	(*SupplierTrackingChanged)(nil),    // 18: dropsync.events.v1.SupplierTrackingChanged
+	(*SupplierOrderCanceled)(nil),      // 19: dropsync.events.v1.SupplierOrderCanceled
+	(*SupplierOrderFinished)(nil),      // 20: dropsync.events.v1.SupplierOrderFinished
+	(*SupplierConnectionChanged)(nil),  // 21: dropsync.events.v1.SupplierConnectionChanged
+	(*SupplierTrackingProgressed)(nil), // 22: dropsync.events.v1.SupplierTrackingProgressed
+	(*PlacementRequested)(nil),         // 23: dropsync.events.v1.PlacementRequested
+	(*PlacementRejected)(nil),          // 24: dropsync.events.v1.PlacementRejected
+	(*FulfillmentRequested)(nil),       // 25: dropsync.events.v1.FulfillmentRequested
+	(*TrackingUpdateRequested)(nil),    // 26: dropsync.events.v1.TrackingUpdateRequested
+	(*ShippingConfirmationIssued)(nil), // 27: dropsync.events.v1.ShippingConfirmationIssued
+	(*OrderFulfilledManually)(nil),     // 28: dropsync.events.v1.OrderFulfilledManually
+	(*ResyncRequested)(nil),            // 29: dropsync.events.v1.ResyncRequested
+	(*OrderStatusChanged)(nil),         // 30: dropsync.events.v1.OrderStatusChanged
+	(*ConflictDetected)(nil),           // 31: dropsync.events.v1.ConflictDetected
+	(*ConflictResolved)(nil),           // 32: dropsync.events.v1.ConflictResolved
+	(*AttentionRaised)(nil),            // 33: dropsync.events.v1.AttentionRaised
+	(*StoreRegistered)(nil),            // 34: dropsync.events.v1.StoreRegistered
+	(*StoreSettingsChanged)(nil),       // 35: dropsync.events.v1.StoreSettingsChanged
+	(*SupplierMappingChanged)(nil),     // 36: dropsync.events.v1.SupplierMappingChanged
 }
 var file_dropsync_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: dropsync.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
@@ -765,34 +801,36 @@ var file_dropsync_events_v1_envelope_proto_depIdxs = []int32{
 	9,  // 9: dropsync.events.v1.Envelope.fulfillment_pushed:type_name -> dropsync.events.v1.FulfillmentPushed
 	10, // 10: dropsync.events.v1.Envelope.fulfillment_failed:type_name -> dropsync.events.v1.FulfillmentFailed
 	11, // 11: dropsync.events.v1.Envelope.store_order_reread:type_name -> dropsync.events.v1.StoreOrderReread
-	12, // 12: dropsync.events.v1.Envelope.supplier_order_placed:type_name -> dropsync.events.v1.SupplierOrderPlaced
-	13, // 13: dropsync.events.v1.Envelope.supplier_placement_failed:type_name -> dropsync.events.v1.SupplierPlacementFailed
-	14, // 14: dropsync.events.v1.Envelope.supplier_order_paid:type_name -> dropsync.events.v1.SupplierOrderPaid
-	15, // 15: dropsync.events.v1.Envelope.supplier_shipment_created:type_name -> dropsync.events.v1.SupplierShipmentCreated
-	16, // 16: dropsync.events.v1.Envelope.supplier_tracking_changed:type_name -> dropsync.events.v1.SupplierTrackingChanged
-	17, // 17: dropsync.events.v1.Envelope.supplier_order_canceled:type_name -> dropsync.events.v1.SupplierOrderCanceled
-	18, // 18: dropsync.events.v1.Envelope.supplier_order_finished:type_name -> dropsync.events.v1.SupplierOrderFinished
-	19, // 19: dropsync.events.v1.Envelope.supplier_connection_changed:type_name -> dropsync.events.v1.SupplierConnectionChanged
-	20, // 20: dropsync.events.v1.Envelope.supplier_tracking_progressed:type_name -> dropsync.events.v1.SupplierTrackingProgressed
-	21, // 21: dropsync.events.v1.Envelope.placement_requested:type_name -> dropsync.events.v1.PlacementRequested
-	22, // 22: dropsync.events.v1.Envelope.placement_rejected:type_name -> dropsync.events.v1.PlacementRejected
-	23, // 23: dropsync.events.v1.Envelope.fulfillment_requested:type_name -> dropsync.events.v1.FulfillmentRequested
-	24, // 24: dropsync.events.v1.Envelope.tracking_update_requested:type_name -> dropsync.events.v1.TrackingUpdateRequested
-	25, // 25: dropsync.events.v1.Envelope.shipping_confirmation_issued:type_name -> dropsync.events.v1.ShippingConfirmationIssued
-	26, // 26: dropsync.events.v1.Envelope.order_fulfilled_manually:type_name -> dropsync.events.v1.OrderFulfilledManually
-	27, // 27: dropsync.events.v1.Envelope.resync_requested:type_name -> dropsync.events.v1.ResyncRequested
-	28, // 28: dropsync.events.v1.Envelope.order_status_changed:type_name -> dropsync.events.v1.OrderStatusChanged
-	29, // 29: dropsync.events.v1.Envelope.conflict_detected:type_name -> dropsync.events.v1.ConflictDetected
-	30, // 30: dropsync.events.v1.Envelope.conflict_resolved:type_name -> dropsync.events.v1.ConflictResolved
-	31, // 31: dropsync.events.v1.Envelope.attention_raised:type_name -> dropsync.events.v1.AttentionRaised
-	32, // 32: dropsync.events.v1.Envelope.store_registered:type_name -> dropsync.events.v1.StoreRegistered
-	33, // 33: dropsync.events.v1.Envelope.store_settings_changed:type_name -> dropsync.events.v1.StoreSettingsChanged
-	34, // 34: dropsync.events.v1.Envelope.supplier_mapping_changed:type_name -> dropsync.events.v1.SupplierMappingChanged
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	12, // 12: dropsync.events.v1.Envelope.store_fulfillment_canceled:type_name -> dropsync.events.v1.StoreFulfillmentCanceled
+	13, // 13: dropsync.events.v1.Envelope.store_tracking_changed:type_name -> dropsync.events.v1.StoreTrackingChanged
+	14, // 14: dropsync.events.v1.Envelope.supplier_order_placed:type_name -> dropsync.events.v1.SupplierOrderPlaced
+	15, // 15: dropsync.events.v1.Envelope.supplier_placement_failed:type_name -> dropsync.events.v1.SupplierPlacementFailed
+	16, // 16: dropsync.events.v1.Envelope.supplier_order_paid:type_name -> dropsync.events.v1.SupplierOrderPaid
+	17, // 17: dropsync.events.v1.Envelope.supplier_shipment_created:type_name -> dropsync.events.v1.SupplierShipmentCreated
+	18, // 18: dropsync.events.v1.Envelope.supplier_tracking_changed:type_name -> dropsync.events.v1.SupplierTrackingChanged
+	19, // 19: dropsync.events.v1.Envelope.supplier_order_canceled:type_name -> dropsync.events.v1.SupplierOrderCanceled
+	20, // 20: dropsync.events.v1.Envelope.supplier_order_finished:type_name -> dropsync.events.v1.SupplierOrderFinished
+	21, // 21: dropsync.events.v1.Envelope.supplier_connection_changed:type_name -> dropsync.events.v1.SupplierConnectionChanged
+	22, // 22: dropsync.events.v1.Envelope.supplier_tracking_progressed:type_name -> dropsync.events.v1.SupplierTrackingProgressed
+	23, // 23: dropsync.events.v1.Envelope.placement_requested:type_name -> dropsync.events.v1.PlacementRequested
+	24, // 24: dropsync.events.v1.Envelope.placement_rejected:type_name -> dropsync.events.v1.PlacementRejected
+	25, // 25: dropsync.events.v1.Envelope.fulfillment_requested:type_name -> dropsync.events.v1.FulfillmentRequested
+	26, // 26: dropsync.events.v1.Envelope.tracking_update_requested:type_name -> dropsync.events.v1.TrackingUpdateRequested
+	27, // 27: dropsync.events.v1.Envelope.shipping_confirmation_issued:type_name -> dropsync.events.v1.ShippingConfirmationIssued
+	28, // 28: dropsync.events.v1.Envelope.order_fulfilled_manually:type_name -> dropsync.events.v1.OrderFulfilledManually
+	29, // 29: dropsync.events.v1.Envelope.resync_requested:type_name -> dropsync.events.v1.ResyncRequested
+	30, // 30: dropsync.events.v1.Envelope.order_status_changed:type_name -> dropsync.events.v1.OrderStatusChanged
+	31, // 31: dropsync.events.v1.Envelope.conflict_detected:type_name -> dropsync.events.v1.ConflictDetected
+	32, // 32: dropsync.events.v1.Envelope.conflict_resolved:type_name -> dropsync.events.v1.ConflictResolved
+	33, // 33: dropsync.events.v1.Envelope.attention_raised:type_name -> dropsync.events.v1.AttentionRaised
+	34, // 34: dropsync.events.v1.Envelope.store_registered:type_name -> dropsync.events.v1.StoreRegistered
+	35, // 35: dropsync.events.v1.Envelope.store_settings_changed:type_name -> dropsync.events.v1.StoreSettingsChanged
+	36, // 36: dropsync.events.v1.Envelope.supplier_mapping_changed:type_name -> dropsync.events.v1.SupplierMappingChanged
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_events_v1_envelope_proto_init() }
@@ -814,6 +852,8 @@ func file_dropsync_events_v1_envelope_proto_init() {
 		(*Envelope_FulfillmentPushed)(nil),
 		(*Envelope_FulfillmentFailed)(nil),
 		(*Envelope_StoreOrderReread)(nil),
+		(*Envelope_StoreFulfillmentCanceled)(nil),
+		(*Envelope_StoreTrackingChanged)(nil),
 		(*Envelope_SupplierOrderPlaced)(nil),
 		(*Envelope_SupplierPlacementFailed)(nil),
 		(*Envelope_SupplierOrderPaid)(nil),

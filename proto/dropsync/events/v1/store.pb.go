@@ -575,6 +575,144 @@ func (x *StoreOrderFulfilled) GetOrder() *StoreOrder {
 	return nil
 }
 
+// StoreFulfillmentCanceled: a fulfilment on the store was cancelled (or
+// ended in failure or error): what it fulfilled is open again.
+type StoreFulfillmentCanceled struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	StoreFulfillmentId string                 `protobuf:"bytes,1,opt,name=store_fulfillment_id,json=storeFulfillmentId,proto3" json:"store_fulfillment_id,omitempty"`
+	// Lines the fulfilment had fulfilled, as the store shows them; none when
+	// the store did not say.
+	Lines []*LineQuantity `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	// Status word on the store, e.g. "cancelled", "failure", "error".
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// The store's order, when the connector had it.
+	Order         *StoreOrder `protobuf:"bytes,4,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreFulfillmentCanceled) Reset() {
+	*x = StoreFulfillmentCanceled{}
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreFulfillmentCanceled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreFulfillmentCanceled) ProtoMessage() {}
+
+func (x *StoreFulfillmentCanceled) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreFulfillmentCanceled.ProtoReflect.Descriptor instead.
+func (*StoreFulfillmentCanceled) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StoreFulfillmentCanceled) GetStoreFulfillmentId() string {
+	if x != nil {
+		return x.StoreFulfillmentId
+	}
+	return ""
+}
+
+func (x *StoreFulfillmentCanceled) GetLines() []*LineQuantity {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *StoreFulfillmentCanceled) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *StoreFulfillmentCanceled) GetOrder() *StoreOrder {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+// StoreTrackingChanged: the tracking of a fulfilment on the store is now
+// tracking (a change made on the store, or the store's echo of one dropsync
+// asked for).
+type StoreTrackingChanged struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	StoreFulfillmentId string                 `protobuf:"bytes,1,opt,name=store_fulfillment_id,json=storeFulfillmentId,proto3" json:"store_fulfillment_id,omitempty"`
+	Tracking           []*Tracking            `protobuf:"bytes,2,rep,name=tracking,proto3" json:"tracking,omitempty"`
+	// The store's order, when the connector had it.
+	Order         *StoreOrder `protobuf:"bytes,3,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreTrackingChanged) Reset() {
+	*x = StoreTrackingChanged{}
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreTrackingChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreTrackingChanged) ProtoMessage() {}
+
+func (x *StoreTrackingChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreTrackingChanged.ProtoReflect.Descriptor instead.
+func (*StoreTrackingChanged) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StoreTrackingChanged) GetStoreFulfillmentId() string {
+	if x != nil {
+		return x.StoreFulfillmentId
+	}
+	return ""
+}
+
+func (x *StoreTrackingChanged) GetTracking() []*Tracking {
+	if x != nil {
+		return x.Tracking
+	}
+	return nil
+}
+
+func (x *StoreTrackingChanged) GetOrder() *StoreOrder {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
 // FulfillmentPushed: the store connector created the fulfilment dropsync asked for.
 type FulfillmentPushed struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -588,7 +726,7 @@ type FulfillmentPushed struct {
 
 func (x *FulfillmentPushed) Reset() {
 	*x = FulfillmentPushed{}
-	mi := &file_dropsync_events_v1_store_proto_msgTypes[8]
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +738,7 @@ func (x *FulfillmentPushed) String() string {
 func (*FulfillmentPushed) ProtoMessage() {}
 
 func (x *FulfillmentPushed) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_store_proto_msgTypes[8]
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +751,7 @@ func (x *FulfillmentPushed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillmentPushed.ProtoReflect.Descriptor instead.
 func (*FulfillmentPushed) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{8}
+	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FulfillmentPushed) GetShipmentId() string {
@@ -648,7 +786,7 @@ type FulfillmentFailed struct {
 
 func (x *FulfillmentFailed) Reset() {
 	*x = FulfillmentFailed{}
-	mi := &file_dropsync_events_v1_store_proto_msgTypes[9]
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +798,7 @@ func (x *FulfillmentFailed) String() string {
 func (*FulfillmentFailed) ProtoMessage() {}
 
 func (x *FulfillmentFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_store_proto_msgTypes[9]
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +811,7 @@ func (x *FulfillmentFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillmentFailed.ProtoReflect.Descriptor instead.
 func (*FulfillmentFailed) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{9}
+	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FulfillmentFailed) GetShipmentId() string {
@@ -701,7 +839,7 @@ type StoreOrderReread struct {
 
 func (x *StoreOrderReread) Reset() {
 	*x = StoreOrderReread{}
-	mi := &file_dropsync_events_v1_store_proto_msgTypes[10]
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +851,7 @@ func (x *StoreOrderReread) String() string {
 func (*StoreOrderReread) ProtoMessage() {}
 
 func (x *StoreOrderReread) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_store_proto_msgTypes[10]
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +864,7 @@ func (x *StoreOrderReread) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreOrderReread.ProtoReflect.Descriptor instead.
 func (*StoreOrderReread) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{10}
+	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StoreOrderReread) GetRequestId() string {
@@ -792,7 +930,16 @@ const file_dropsync_events_v1_store_proto_rawDesc = "" +
 	"\x14store_fulfillment_id\x18\x01 \x01(\tR\x12storeFulfillmentId\x126\n" +
 	"\x05lines\x18\x02 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\x128\n" +
 	"\btracking\x18\x03 \x03(\v2\x1c.dropsync.events.v1.TrackingR\btracking\x124\n" +
-	"\x05order\x18\x04 \x01(\v2\x1e.dropsync.events.v1.StoreOrderR\x05order\"\x93\x01\n" +
+	"\x05order\x18\x04 \x01(\v2\x1e.dropsync.events.v1.StoreOrderR\x05order\"\xd2\x01\n" +
+	"\x18StoreFulfillmentCanceled\x120\n" +
+	"\x14store_fulfillment_id\x18\x01 \x01(\tR\x12storeFulfillmentId\x126\n" +
+	"\x05lines\x18\x02 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x124\n" +
+	"\x05order\x18\x04 \x01(\v2\x1e.dropsync.events.v1.StoreOrderR\x05order\"\xb8\x01\n" +
+	"\x14StoreTrackingChanged\x120\n" +
+	"\x14store_fulfillment_id\x18\x01 \x01(\tR\x12storeFulfillmentId\x128\n" +
+	"\btracking\x18\x02 \x03(\v2\x1c.dropsync.events.v1.TrackingR\btracking\x124\n" +
+	"\x05order\x18\x03 \x01(\v2\x1e.dropsync.events.v1.StoreOrderR\x05order\"\x93\x01\n" +
 	"\x11FulfillmentPushed\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x120\n" +
@@ -819,51 +966,57 @@ func file_dropsync_events_v1_store_proto_rawDescGZIP() []byte {
 	return file_dropsync_events_v1_store_proto_rawDescData
 }
 
-var file_dropsync_events_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_dropsync_events_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_dropsync_events_v1_store_proto_goTypes = []any{
-	(*StoreLineItem)(nil),         // 0: dropsync.events.v1.StoreLineItem
-	(*StoreOrder)(nil),            // 1: dropsync.events.v1.StoreOrder
-	(*StoreOrderCreated)(nil),     // 2: dropsync.events.v1.StoreOrderCreated
-	(*StorePaymentCaptured)(nil),  // 3: dropsync.events.v1.StorePaymentCaptured
-	(*StoreOrderUpdated)(nil),     // 4: dropsync.events.v1.StoreOrderUpdated
-	(*StoreOrderCanceled)(nil),    // 5: dropsync.events.v1.StoreOrderCanceled
-	(*StoreOrderRefunded)(nil),    // 6: dropsync.events.v1.StoreOrderRefunded
-	(*StoreOrderFulfilled)(nil),   // 7: dropsync.events.v1.StoreOrderFulfilled
-	(*FulfillmentPushed)(nil),     // 8: dropsync.events.v1.FulfillmentPushed
-	(*FulfillmentFailed)(nil),     // 9: dropsync.events.v1.FulfillmentFailed
-	(*StoreOrderReread)(nil),      // 10: dropsync.events.v1.StoreOrderReread
-	(*Money)(nil),                 // 11: dropsync.events.v1.Money
-	(*Address)(nil),               // 12: dropsync.events.v1.Address
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*LineQuantity)(nil),          // 14: dropsync.events.v1.LineQuantity
-	(*Tracking)(nil),              // 15: dropsync.events.v1.Tracking
-	(*FailureReason)(nil),         // 16: dropsync.events.v1.FailureReason
+	(*StoreLineItem)(nil),            // 0: dropsync.events.v1.StoreLineItem
+	(*StoreOrder)(nil),               // 1: dropsync.events.v1.StoreOrder
+	(*StoreOrderCreated)(nil),        // 2: dropsync.events.v1.StoreOrderCreated
+	(*StorePaymentCaptured)(nil),     // 3: dropsync.events.v1.StorePaymentCaptured
+	(*StoreOrderUpdated)(nil),        // 4: dropsync.events.v1.StoreOrderUpdated
+	(*StoreOrderCanceled)(nil),       // 5: dropsync.events.v1.StoreOrderCanceled
+	(*StoreOrderRefunded)(nil),       // 6: dropsync.events.v1.StoreOrderRefunded
+	(*StoreOrderFulfilled)(nil),      // 7: dropsync.events.v1.StoreOrderFulfilled
+	(*StoreFulfillmentCanceled)(nil), // 8: dropsync.events.v1.StoreFulfillmentCanceled
+	(*StoreTrackingChanged)(nil),     // 9: dropsync.events.v1.StoreTrackingChanged
+	(*FulfillmentPushed)(nil),        // 10: dropsync.events.v1.FulfillmentPushed
+	(*FulfillmentFailed)(nil),        // 11: dropsync.events.v1.FulfillmentFailed
+	(*StoreOrderReread)(nil),         // 12: dropsync.events.v1.StoreOrderReread
+	(*Money)(nil),                    // 13: dropsync.events.v1.Money
+	(*Address)(nil),                  // 14: dropsync.events.v1.Address
+	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
+	(*LineQuantity)(nil),             // 16: dropsync.events.v1.LineQuantity
+	(*Tracking)(nil),                 // 17: dropsync.events.v1.Tracking
+	(*FailureReason)(nil),            // 18: dropsync.events.v1.FailureReason
 }
 var file_dropsync_events_v1_store_proto_depIdxs = []int32{
-	11, // 0: dropsync.events.v1.StoreLineItem.unit_price:type_name -> dropsync.events.v1.Money
+	13, // 0: dropsync.events.v1.StoreLineItem.unit_price:type_name -> dropsync.events.v1.Money
 	0,  // 1: dropsync.events.v1.StoreOrder.line_items:type_name -> dropsync.events.v1.StoreLineItem
-	12, // 2: dropsync.events.v1.StoreOrder.shipping_address:type_name -> dropsync.events.v1.Address
-	11, // 3: dropsync.events.v1.StoreOrder.total:type_name -> dropsync.events.v1.Money
-	13, // 4: dropsync.events.v1.StoreOrder.store_updated_at:type_name -> google.protobuf.Timestamp
-	13, // 5: dropsync.events.v1.StoreOrder.store_created_at:type_name -> google.protobuf.Timestamp
+	14, // 2: dropsync.events.v1.StoreOrder.shipping_address:type_name -> dropsync.events.v1.Address
+	13, // 3: dropsync.events.v1.StoreOrder.total:type_name -> dropsync.events.v1.Money
+	15, // 4: dropsync.events.v1.StoreOrder.store_updated_at:type_name -> google.protobuf.Timestamp
+	15, // 5: dropsync.events.v1.StoreOrder.store_created_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: dropsync.events.v1.StoreOrderCreated.order:type_name -> dropsync.events.v1.StoreOrder
 	1,  // 7: dropsync.events.v1.StorePaymentCaptured.order:type_name -> dropsync.events.v1.StoreOrder
 	1,  // 8: dropsync.events.v1.StoreOrderUpdated.order:type_name -> dropsync.events.v1.StoreOrder
-	14, // 9: dropsync.events.v1.StoreOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
+	16, // 9: dropsync.events.v1.StoreOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
 	1,  // 10: dropsync.events.v1.StoreOrderCanceled.order:type_name -> dropsync.events.v1.StoreOrder
-	14, // 11: dropsync.events.v1.StoreOrderRefunded.lines:type_name -> dropsync.events.v1.LineQuantity
-	11, // 12: dropsync.events.v1.StoreOrderRefunded.amount:type_name -> dropsync.events.v1.Money
+	16, // 11: dropsync.events.v1.StoreOrderRefunded.lines:type_name -> dropsync.events.v1.LineQuantity
+	13, // 12: dropsync.events.v1.StoreOrderRefunded.amount:type_name -> dropsync.events.v1.Money
 	1,  // 13: dropsync.events.v1.StoreOrderRefunded.order:type_name -> dropsync.events.v1.StoreOrder
-	14, // 14: dropsync.events.v1.StoreOrderFulfilled.lines:type_name -> dropsync.events.v1.LineQuantity
-	15, // 15: dropsync.events.v1.StoreOrderFulfilled.tracking:type_name -> dropsync.events.v1.Tracking
+	16, // 14: dropsync.events.v1.StoreOrderFulfilled.lines:type_name -> dropsync.events.v1.LineQuantity
+	17, // 15: dropsync.events.v1.StoreOrderFulfilled.tracking:type_name -> dropsync.events.v1.Tracking
 	1,  // 16: dropsync.events.v1.StoreOrderFulfilled.order:type_name -> dropsync.events.v1.StoreOrder
-	16, // 17: dropsync.events.v1.FulfillmentFailed.reason:type_name -> dropsync.events.v1.FailureReason
-	1,  // 18: dropsync.events.v1.StoreOrderReread.order:type_name -> dropsync.events.v1.StoreOrder
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 17: dropsync.events.v1.StoreFulfillmentCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
+	1,  // 18: dropsync.events.v1.StoreFulfillmentCanceled.order:type_name -> dropsync.events.v1.StoreOrder
+	17, // 19: dropsync.events.v1.StoreTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
+	1,  // 20: dropsync.events.v1.StoreTrackingChanged.order:type_name -> dropsync.events.v1.StoreOrder
+	18, // 21: dropsync.events.v1.FulfillmentFailed.reason:type_name -> dropsync.events.v1.FailureReason
+	1,  // 22: dropsync.events.v1.StoreOrderReread.order:type_name -> dropsync.events.v1.StoreOrder
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_events_v1_store_proto_init() }
@@ -878,7 +1031,7 @@ func file_dropsync_events_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dropsync_events_v1_store_proto_rawDesc), len(file_dropsync_events_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

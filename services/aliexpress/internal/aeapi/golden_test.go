@@ -64,8 +64,7 @@ func TestDecodeGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := decoderFor(t, file)(body)
-			var got any = v
+			got, err := decoderFor(t, file)(body)
 			if err != nil {
 				got = map[string]string{"error": err.Error()}
 			}

@@ -42,7 +42,7 @@ func scalarText(b []byte) (string, error) {
 	case bytes.Equal(b, []byte("true")), bytes.Equal(b, []byte("false")):
 		return string(b), nil
 	case b[0] == '{' || b[0] == '[':
-		return "", fmt.Errorf("want a string or a number, got %c...", b[0])
+		return "", fmt.Errorf("want a string or a number, got a value starting %q", b[0])
 	}
 	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -189,7 +190,7 @@ func (w *workload) watchDrain(ctx context.Context, rr *RecoveryReport, limit tim
 			return nil
 		}
 		if now.After(deadline) {
-			return fmt.Errorf("after %v: %d of %d orders known, %d of %d parcels not pushed (last error: %v)", limit, known, len(orders), len(pending), rr.Parcels, err)
+			return errors.Join(fmt.Errorf("after %v: %d of %d orders known, %d of %d parcels not pushed", limit, known, len(orders), len(pending), rr.Parcels), err)
 		}
 		if now.Sub(last) > 15*time.Second {
 			w.logf("recovery: backlog: %d of %d orders known, %d of %d parcels not pushed yet", known, len(orders), len(pending), rr.Parcels)

@@ -460,6 +460,10 @@ func snapshot(env *eventsv1.Envelope) *eventsv1.StoreOrder {
 		return e.StoreOrderFulfilled.GetOrder()
 	case *eventsv1.Envelope_StoreOrderReread:
 		return e.StoreOrderReread.GetOrder()
+	case *eventsv1.Envelope_StoreFulfillmentCanceled:
+		return e.StoreFulfillmentCanceled.GetOrder()
+	case *eventsv1.Envelope_StoreTrackingChanged:
+		return e.StoreTrackingChanged.GetOrder()
 	}
 	return nil
 }

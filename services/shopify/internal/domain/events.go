@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -51,6 +52,28 @@ func (s Store) WebhookEventID(eventID, topic, kind string) string {
 // give the same one.
 func (s Store) FulfillmentEventID(fulfillmentID string) string {
 	return envelope.ID(order.WordShopify, s.Domain, "fulfillment", fulfillmentID)
+}
+
+// FulfillmentCanceledEventID is the id of the StoreFulfillmentCanceled of a
+// Shopify fulfilment: fulfillments/update, fulfillments/create, an order
+// body and reconciliation all give the same one (a fulfilment is cancelled
+// once).
+func (s Store) FulfillmentCanceledEventID(fulfillmentID string) string {
+	return envelope.ID(order.WordShopify, s.Domain, "fulfillment", fulfillmentID, "cancelled")
+}
+
+// TrackingChangedEventID is the id of the StoreTrackingChanged of a
+// fulfilment's tracking as it was at updatedAt: the same state always
+// gives the same id, a later change another.
+func (s Store) TrackingChangedEventID(f Fulfillment) string {
+	parts := []string{order.WordShopify, s.Domain, "fulfillment", f.ID, "tracking"}
+	if !f.UpdatedAt.IsZero() {
+		parts = append(parts, f.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
+	for _, t := range f.Tracking {
+		parts = append(parts, t.Company, t.Number, t.URL)
+	}
+	return envelope.ID(parts...)
 }
 
 // RefundEventID is the id of the StoreOrderRefunded of a Shopify refund.
@@ -176,6 +199,52 @@ func (s Store) FulfilledEvent(orderID string, f Fulfillment) (*eventsv1.Envelope
 	return e, nil
 }
 
+// FulfillmentCanceledEvent is the StoreFulfillmentCanceled of a fulfilment
+// of order orderID whose status is cancelled, failure or error: what it
+// fulfilled is open again.
+func (s Store) FulfillmentCanceledEvent(orderID string, f Fulfillment) (*eventsv1.Envelope, error) {
+	if f.ID == "" {
+		return nil, fmt.Errorf("%w: fulfillment without id", ErrInvalidOrder)
+	}
+	e, err := s.envelopeFor(s.FulfillmentCanceledEventID(f.ID), orderID, cmp.Or(f.UpdatedAt, f.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	ev := &eventsv1.StoreFulfillmentCanceled{StoreFulfillmentId: f.ID, Status: f.Status}
+	for _, l := range f.Lines {
+		ev.Lines = append(ev.Lines, &eventsv1.LineQuantity{LineItemId: l.LineItemID, Quantity: int32(l.Quantity)})
+	}
+	e.Event = &eventsv1.Envelope_StoreFulfillmentCanceled{StoreFulfillmentCanceled: ev}
+	return e, nil
+}
+
+// TrackingChangedEvent is the StoreTrackingChanged of a fulfilment's
+// tracking as the store shows it now (fulfillments/update).
+func (s Store) TrackingChangedEvent(orderID string, f Fulfillment) (*eventsv1.Envelope, error) {
+	if f.ID == "" {
+		return nil, fmt.Errorf("%w: fulfillment without id", ErrInvalidOrder)
+	}
+	e, err := s.envelopeFor(s.TrackingChangedEventID(f), orderID, cmp.Or(f.UpdatedAt, f.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	ev := &eventsv1.StoreTrackingChanged{StoreFulfillmentId: f.ID}
+	for _, t := range f.Tracking {
+		ev.Tracking = append(ev.Tracking, &eventsv1.Tracking{Number: t.Number, Carrier: t.Company, Url: t.URL})
+	}
+	e.Event = &eventsv1.Envelope_StoreTrackingChanged{StoreTrackingChanged: ev}
+	return e, nil
+}
+
+// FulfillmentEvent is what a fulfilment shows: StoreOrderFulfilled while
+// it stands, StoreFulfillmentCanceled once cancelled or failed.
+func (s Store) FulfillmentEvent(orderID string, f Fulfillment) (*eventsv1.Envelope, error) {
+	if !f.Active() {
+		return s.FulfillmentCanceledEvent(orderID, f)
+	}
+	return s.FulfilledEvent(orderID, f)
+}
+
 // RefundedEvent is the StoreOrderRefunded of a refund of order orderID, for
 // the lines it names, with its amount in the refund's currency (else
 // currency; none when neither is known). A refund that names no line (money only: shipping, a
@@ -211,19 +280,24 @@ func (s Store) RefundedEvent(orderID, currency string, r Refund) (*eventsv1.Enve
 
 // Reconciled is what reconciliation publishes for an order as Shopify
 // shows it now: its snapshot (an id from its updated_at, so an unchanged
-// order gives a duplicate), its cancellation, fulfilments and refunds (ids
-// from Shopify's own, the same the webhooks give).
+// order gives a duplicate), then its Facts.
 func (s Store) Reconciled(o Order) ([]*eventsv1.Envelope, error) {
 	snap, err := s.OrderEvent(KindUpdated, s.ReconcileEventID(o.ID, KindUpdated, o.UpdatedAt), o)
 	if err != nil {
 		return nil, err
 	}
-	out := []*eventsv1.Envelope{snap}
+	return s.Facts([]*eventsv1.Envelope{snap}, o)
+}
+
+// Facts appends to out what an order's own fields prove, whichever topic
+// or API brought it: each fulfilment (StoreOrderFulfilled while it stands,
+// StoreFulfillmentCanceled once cancelled or failed), each refund that
+// names lines, and its cancellation when cancelled_at is set. The ids come
+// from Shopify's own, the same the fulfilment and refund webhooks give,
+// so a fact told twice is one event.
+func (s Store) Facts(out []*eventsv1.Envelope, o Order) ([]*eventsv1.Envelope, error) {
 	for _, f := range o.Fulfillments {
-		if !f.Active() {
-			continue
-		}
-		e, err := s.FulfilledEvent(o.ID, f)
+		e, err := s.FulfillmentEvent(o.ID, f)
 		if err != nil {
 			return nil, err
 		}

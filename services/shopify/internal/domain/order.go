@@ -81,10 +81,11 @@ type Fulfillment struct {
 	ID string
 	// Status is the REST word, lower case: success, pending, open,
 	// cancelled, error, failure.
-	Status    string
-	CreatedAt time.Time
-	Lines     []LineQty
-	Tracking  []Tracking
+	Status string
+	// CreatedAt and UpdatedAt (zero when the source did not say).
+	CreatedAt, UpdatedAt time.Time
+	Lines                []LineQty
+	Tracking             []Tracking
 }
 
 // Active reports whether the fulfilment stands (it is not cancelled or
@@ -253,4 +254,11 @@ type ChangedPage struct {
 type ChangedOrder struct {
 	ID        string
 	UpdatedAt time.Time
+}
+
+// ValidID reports whether id is a Shopify numeric id (a positive decimal
+// that fits 64 bits).
+func ValidID(id string) bool {
+	n, err := strconv.ParseUint(id, 10, 64)
+	return err == nil && n > 0
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,92 +12,113 @@ import (
 
 // REST resource shapes, as webhook bodies carry them. Only the fields the
 // connector reads are declared; Shopify adds fields over time and unknown
-// ones are ignored. Ids are JSON numbers larger than 2^53 in places, so
-// they are read as json.Number, never as float64.
+// ones are ignored. The field types are tolerant of every shape the API
+// versions send (see flex.go): ids as JSON numbers (larger than 2^53 in
+// places, so never read as float64), as decimal strings or as
+// admin_graphql_api_id global ids; amounts as strings, numbers or *_set
+// objects; null for anything.
 
 type restOrder struct {
-	ID                json.Number       `json:"id"`
-	Name              string            `json:"name"`
-	Email             *string           `json:"email"`
-	Currency          string            `json:"currency"`
-	CreatedAt         string            `json:"created_at"`
-	UpdatedAt         string            `json:"updated_at"`
-	CancelledAt       *string           `json:"cancelled_at"`
-	CancelReason      *string           `json:"cancel_reason"`
-	FinancialStatus   *string           `json:"financial_status"`
-	FulfillmentStatus *string           `json:"fulfillment_status"`
-	TotalPrice        string            `json:"total_price"`
-	CurrentTotalPrice string            `json:"current_total_price"`
-	LineItems         []restLine        `json:"line_items"`
-	ShippingAddress   *restAddress      `json:"shipping_address"`
-	Fulfillments      []restFulfillment `json:"fulfillments"`
-	Refunds           []restRefund      `json:"refunds"`
+	ID                flexID                    `json:"id"`
+	GraphQLID         flexID                    `json:"admin_graphql_api_id"`
+	Name              flexString                `json:"name"`
+	Email             flexString                `json:"email"`
+	Currency          flexString                `json:"currency"`
+	CreatedAt         flexString                `json:"created_at"`
+	UpdatedAt         flexString                `json:"updated_at"`
+	CancelledAt       flexString                `json:"cancelled_at"`
+	CancelReason      flexString                `json:"cancel_reason"`
+	FinancialStatus   flexString                `json:"financial_status"`
+	FulfillmentStatus flexString                `json:"fulfillment_status"`
+	TotalPrice        flexDecimal               `json:"total_price"`
+	CurrentTotalPrice flexDecimal               `json:"current_total_price"`
+	TotalPriceSet     flexObj[restMoneySet]     `json:"total_price_set"`
+	CurrentTotalSet   flexObj[restMoneySet]     `json:"current_total_price_set"`
+	LineItems         flexList[restLine]        `json:"line_items"`
+	ShippingAddress   flexObj[restAddress]      `json:"shipping_address"`
+	Fulfillments      flexList[restFulfillment] `json:"fulfillments"`
+	Refunds           flexList[restRefund]      `json:"refunds"`
+}
+
+// restMoneySet is a *_set object: the amount in the shop's currency and in
+// the customer's.
+type restMoneySet struct {
+	ShopMoney flexObj[restMoney] `json:"shop_money"`
+}
+
+type restMoney struct {
+	Amount       flexDecimal `json:"amount"`
+	CurrencyCode flexString  `json:"currency_code"`
+}
+
+// moneyOf returns the shop money of a *_set object, if any.
+func moneyOf(s flexObj[restMoneySet]) (amount, currency string) {
+	m := s.get()
+	if m == nil || m.ShopMoney.get() == nil {
+		return "", ""
+	}
+	sm := m.ShopMoney.get()
+	return string(sm.Amount), string(sm.CurrencyCode)
 }
 
 type restLine struct {
-	ID              json.Number  `json:"id"`
-	VariantID       *json.Number `json:"variant_id"`
-	ProductID       *json.Number `json:"product_id"`
-	SKU             *string      `json:"sku"`
-	Title           string       `json:"title"`
-	Quantity        int          `json:"quantity"`
-	CurrentQuantity *int         `json:"current_quantity"`
-	Price           string       `json:"price"`
+	ID              flexID                `json:"id"`
+	GraphQLID       flexID                `json:"admin_graphql_api_id"`
+	VariantID       flexID                `json:"variant_id"`
+	ProductID       flexID                `json:"product_id"`
+	SKU             flexString            `json:"sku"`
+	Title           flexString            `json:"title"`
+	Quantity        flexInt               `json:"quantity"`
+	CurrentQuantity *flexInt              `json:"current_quantity"`
+	Price           flexDecimal           `json:"price"`
+	PriceSet        flexObj[restMoneySet] `json:"price_set"`
 }
 
 type restAddress struct {
-	FirstName   *string `json:"first_name"`
-	LastName    *string `json:"last_name"`
-	Address1    *string `json:"address1"`
-	Address2    *string `json:"address2"`
-	City        *string `json:"city"`
-	Province    *string `json:"province"`
-	Zip         *string `json:"zip"`
-	CountryCode *string `json:"country_code"`
-	Phone       *string `json:"phone"`
+	FirstName   flexString `json:"first_name"`
+	LastName    flexString `json:"last_name"`
+	Address1    flexString `json:"address1"`
+	Address2    flexString `json:"address2"`
+	City        flexString `json:"city"`
+	Province    flexString `json:"province"`
+	Zip         flexString `json:"zip"`
+	CountryCode flexString `json:"country_code"`
+	Phone       flexString `json:"phone"`
 }
 
 type restFulfillment struct {
-	ID              json.Number `json:"id"`
-	OrderID         json.Number `json:"order_id"`
-	Status          string      `json:"status"`
-	CreatedAt       string      `json:"created_at"`
-	TrackingCompany *string     `json:"tracking_company"`
-	TrackingNumber  *string     `json:"tracking_number"`
-	TrackingNumbers []string    `json:"tracking_numbers"`
-	TrackingURL     *string     `json:"tracking_url"`
-	TrackingURLs    []string    `json:"tracking_urls"`
-	LineItems       []restLine  `json:"line_items"`
+	ID              flexID               `json:"id"`
+	GraphQLID       flexID               `json:"admin_graphql_api_id"`
+	OrderID         flexID               `json:"order_id"`
+	Status          flexString           `json:"status"`
+	CreatedAt       flexString           `json:"created_at"`
+	UpdatedAt       flexString           `json:"updated_at"`
+	TrackingCompany flexString           `json:"tracking_company"`
+	TrackingNumber  flexString           `json:"tracking_number"`
+	TrackingNumbers flexList[flexString] `json:"tracking_numbers"`
+	TrackingURL     flexString           `json:"tracking_url"`
+	TrackingURLs    flexList[flexString] `json:"tracking_urls"`
+	LineItems       flexList[restLine]   `json:"line_items"`
 }
 
 type restRefund struct {
-	ID              json.Number `json:"id"`
-	OrderID         json.Number `json:"order_id"`
-	CreatedAt       string      `json:"created_at"`
-	RefundLineItems []struct {
-		LineItemID json.Number `json:"line_item_id"`
-		Quantity   int         `json:"quantity"`
-	} `json:"refund_line_items"`
-	Transactions []struct {
-		Kind     string `json:"kind"`
-		Status   string `json:"status"`
-		Amount   string `json:"amount"`
-		Currency string `json:"currency"`
-	} `json:"transactions"`
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func num(p *json.Number) string {
-	if p == nil {
-		return ""
-	}
-	return p.String()
+	ID              flexID     `json:"id"`
+	GraphQLID       flexID     `json:"admin_graphql_api_id"`
+	OrderID         flexID     `json:"order_id"`
+	CreatedAt       flexString `json:"created_at"`
+	RefundLineItems flexList[struct {
+		LineItemID flexID  `json:"line_item_id"`
+		Quantity   flexInt `json:"quantity"`
+		LineItem   flexObj[struct {
+			ID flexID `json:"id"`
+		}] `json:"line_item"`
+	}] `json:"refund_line_items"`
+	Transactions flexList[struct {
+		Kind     flexString  `json:"kind"`
+		Status   flexString  `json:"status"`
+		Amount   flexDecimal `json:"amount"`
+		Currency flexString  `json:"currency"`
+	}] `json:"transactions"`
 }
 
 // decodeStrict decodes a JSON object, refusing trailing data.
@@ -135,31 +157,39 @@ func ParseOrder(body []byte) (Order, error) {
 
 func (r restOrder) order() (Order, error) {
 	o := Order{
-		ID: r.ID.String(), Name: r.Name, Email: str(r.Email), Currency: r.Currency,
-		CancelReason: str(r.CancelReason), Financial: str(r.FinancialStatus), Fulfillment: str(r.FulfillmentStatus),
-		Total: r.CurrentTotalPrice,
+		ID: r.ID.or(r.GraphQLID), Name: string(r.Name), Email: string(r.Email), Currency: string(r.Currency),
+		CancelReason: string(r.CancelReason), Financial: strings.ToLower(string(r.FinancialStatus)),
+		Fulfillment: strings.ToLower(string(r.FulfillmentStatus)),
 	}
-	if o.Total == "" {
-		o.Total = r.TotalPrice
+	// Money: the plain amount, else the *_set object's shop money (some
+	// tools and versions send only those).
+	setTotal, setCurrency := moneyOf(r.CurrentTotalSet)
+	if a, c := moneyOf(r.TotalPriceSet); setTotal == "" {
+		setTotal, setCurrency = a, cmp.Or(setCurrency, c)
 	}
+	o.Currency = cmp.Or(o.Currency, setCurrency)
+	o.Total = cmp.Or(string(r.CurrentTotalPrice), string(r.TotalPrice), setTotal)
 	var errs []error
 	var err error
-	if o.CreatedAt, err = parseTime("created_at", r.CreatedAt); err != nil {
+	if o.CreatedAt, err = parseTime("created_at", string(r.CreatedAt)); err != nil {
 		errs = append(errs, err)
 	}
-	if o.UpdatedAt, err = parseTime("updated_at", r.UpdatedAt); err != nil {
+	if o.UpdatedAt, err = parseTime("updated_at", string(r.UpdatedAt)); err != nil {
 		errs = append(errs, err)
 	}
-	if o.CancelledAt, err = parseTime("cancelled_at", str(r.CancelledAt)); err != nil {
+	if o.CancelledAt, err = parseTime("cancelled_at", string(r.CancelledAt)); err != nil {
 		errs = append(errs, err)
 	}
 	for _, l := range r.LineItems {
+		if o.Currency == "" {
+			_, o.Currency = moneyOf(l.PriceSet)
+		}
 		o.Lines = append(o.Lines, l.line())
 	}
-	if a := r.ShippingAddress; a != nil {
+	if a := r.ShippingAddress.get(); a != nil {
 		o.Shipping = &Address{
-			FirstName: str(a.FirstName), LastName: str(a.LastName), Address1: str(a.Address1), Address2: str(a.Address2),
-			City: str(a.City), Province: str(a.Province), Zip: str(a.Zip), CountryCode: str(a.CountryCode), Phone: str(a.Phone),
+			FirstName: string(a.FirstName), LastName: string(a.LastName), Address1: string(a.Address1), Address2: string(a.Address2),
+			City: string(a.City), Province: string(a.Province), Zip: string(a.Zip), CountryCode: string(a.CountryCode), Phone: string(a.Phone),
 		}
 	}
 	for _, f := range r.Fulfillments {
@@ -179,44 +209,63 @@ func (r restOrder) order() (Order, error) {
 		o.Refunds = append(o.Refunds, x)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Order{}, err
+		return Order{ID: o.ID}, err
 	}
-	return o, o.Validate()
+	if err := o.Validate(); err != nil {
+		return Order{ID: o.ID}, err
+	}
+	return o, nil
 }
 
 func (l restLine) line() Line {
+	price, _ := moneyOf(l.PriceSet)
 	out := Line{
-		ID: l.ID.String(), VariantID: num(l.VariantID), ProductID: num(l.ProductID), SKU: str(l.SKU),
-		Title: l.Title, Quantity: l.Quantity, CurrentQuantity: l.Quantity, Price: l.Price,
+		ID: l.ID.or(l.GraphQLID), VariantID: string(l.VariantID), ProductID: string(l.ProductID), SKU: string(l.SKU),
+		Title: string(l.Title), Quantity: int(l.Quantity), CurrentQuantity: int(l.Quantity), Price: cmp.Or(string(l.Price), price),
 	}
 	if l.CurrentQuantity != nil {
-		out.CurrentQuantity = *l.CurrentQuantity
+		out.CurrentQuantity = int(*l.CurrentQuantity)
 	}
 	return out
 }
 
 func (f restFulfillment) fulfillment() (Fulfillment, error) {
-	if f.ID == "" {
+	id := f.ID.or(f.GraphQLID)
+	if id == "" {
 		return Fulfillment{}, fmt.Errorf("%w: fulfillment without id", ErrInvalidOrder)
 	}
-	created, err := parseTime("fulfillment created_at", f.CreatedAt)
+	created, err := parseTime("fulfillment created_at", string(f.CreatedAt))
 	if err != nil {
 		return Fulfillment{}, err
 	}
-	out := Fulfillment{ID: f.ID.String(), Status: strings.ToLower(f.Status), CreatedAt: created}
+	updated, err := parseTime("fulfillment updated_at", string(f.UpdatedAt))
+	if err != nil {
+		return Fulfillment{}, err
+	}
+	out := Fulfillment{ID: id, Status: strings.ToLower(string(f.Status)), CreatedAt: created, UpdatedAt: updated}
 	for _, l := range f.LineItems {
-		out.Lines = append(out.Lines, LineQty{LineItemID: l.ID.String(), Quantity: l.Quantity})
+		if l.Quantity < 0 {
+			return Fulfillment{}, fmt.Errorf("%w: fulfillment %s has a quantity that is not a whole number", ErrInvalidOrder, id)
+		}
+		out.Lines = append(out.Lines, LineQty{LineItemID: l.ID.or(l.GraphQLID), Quantity: int(l.Quantity)})
 	}
-	numbers := f.TrackingNumbers
-	if len(numbers) == 0 && str(f.TrackingNumber) != "" {
-		numbers = []string{str(f.TrackingNumber)}
+	var numbers, urls []string
+	for _, n := range f.TrackingNumbers {
+		if n != "" {
+			numbers = append(numbers, string(n))
+		}
 	}
-	urls := f.TrackingURLs
-	if len(urls) == 0 && str(f.TrackingURL) != "" {
-		urls = []string{str(f.TrackingURL)}
+	if len(numbers) == 0 && f.TrackingNumber != "" {
+		numbers = []string{string(f.TrackingNumber)}
+	}
+	for _, u := range f.TrackingURLs {
+		urls = append(urls, string(u))
+	}
+	if len(urls) == 0 && f.TrackingURL != "" {
+		urls = []string{string(f.TrackingURL)}
 	}
 	for i, n := range numbers {
-		t := Tracking{Company: str(f.TrackingCompany), Number: n}
+		t := Tracking{Company: string(f.TrackingCompany), Number: n}
 		if i < len(urls) {
 			t.URL = urls[i]
 		}
@@ -226,29 +275,35 @@ func (f restFulfillment) fulfillment() (Fulfillment, error) {
 }
 
 func (r restRefund) refund() (Refund, error) {
-	if r.ID == "" {
+	id := r.ID.or(r.GraphQLID)
+	if id == "" {
 		return Refund{}, fmt.Errorf("%w: refund without id", ErrInvalidOrder)
 	}
-	created, err := parseTime("refund created_at", r.CreatedAt)
+	created, err := parseTime("refund created_at", string(r.CreatedAt))
 	if err != nil {
 		return Refund{}, err
 	}
-	out := Refund{ID: r.ID.String(), CreatedAt: created}
+	out := Refund{ID: id, CreatedAt: created}
 	for _, l := range r.RefundLineItems {
-		if l.Quantity > 0 {
-			out.Lines = append(out.Lines, LineQty{LineItemID: l.LineItemID.String(), Quantity: l.Quantity})
+		lid := string(l.LineItemID)
+		if li := l.LineItem.get(); lid == "" && li != nil {
+			lid = string(li.ID)
+		}
+		if l.Quantity > 0 && lid != "" {
+			out.Lines = append(out.Lines, LineQty{LineItemID: lid, Quantity: int(l.Quantity)})
 		}
 	}
 	var total int64
 	found := false
 	for _, t := range r.Transactions {
-		if t.Kind != "refund" || (t.Status != "success" && t.Status != "") || t.Amount == "" {
+		kind, status := strings.ToLower(string(t.Kind)), strings.ToLower(string(t.Status))
+		if kind != "refund" || (status != "success" && status != "") || t.Amount == "" {
 			continue
 		}
 		if out.Currency == "" {
-			out.Currency = t.Currency
+			out.Currency = string(t.Currency)
 		}
-		m, err := Money(t.Amount, out.Currency)
+		m, err := Money(string(t.Amount), out.Currency)
 		if err != nil {
 			return Refund{}, fmt.Errorf("%w: refund %s: %w", ErrInvalidOrder, out.ID, err)
 		}
@@ -295,7 +350,7 @@ func ParseFulfillment(body []byte) (orderID string, f Fulfillment, err error) {
 		return "", Fulfillment{}, fmt.Errorf("%w: fulfillment without order_id", ErrInvalidOrder)
 	}
 	f, err = r.fulfillment()
-	return r.OrderID.String(), f, err
+	return string(r.OrderID), f, err
 }
 
 // ParseRefund reads a REST refund (refunds/create) and returns it with its
@@ -309,21 +364,22 @@ func ParseRefund(body []byte) (orderID string, r Refund, err error) {
 		return "", Refund{}, fmt.Errorf("%w: refund without order_id", ErrInvalidOrder)
 	}
 	r, err = x.refund()
-	return x.OrderID.String(), r, err
+	return string(x.OrderID), r, err
 }
 
 // ParseOrderEdit reads the order id of an order_edit (orders/edited).
 func ParseOrderEdit(body []byte) (orderID string, err error) {
 	var x struct {
-		OrderEdit *struct {
-			OrderID json.Number `json:"order_id"`
-		} `json:"order_edit"`
+		OrderEdit flexObj[struct {
+			OrderID flexID `json:"order_id"`
+		}] `json:"order_edit"`
 	}
 	if err := decodeStrict(body, &x); err != nil {
 		return "", err
 	}
-	if x.OrderEdit == nil || x.OrderEdit.OrderID == "" {
+	e := x.OrderEdit.get()
+	if e == nil || e.OrderID == "" {
 		return "", fmt.Errorf("%w: order_edit without order_id", ErrInvalidOrder)
 	}
-	return x.OrderEdit.OrderID.String(), nil
+	return string(e.OrderID), nil
 }
