@@ -208,5 +208,5 @@ func simulate(w workload, pol policy, dailyBudget int) result {
 
 func (r result) String() string {
 	return fmt.Sprintf("p50 %v p95 %v max %v (n=%d, undetected %d, calls %d, max/day %d)",
-		r.pct(0.5).Round(time.Minute), r.pct(0.95).Round(time.Minute), r.pct(1).Round(time.Minute), len(r.latencies), r.undetected, r.calls, r.maxCall)
+		r.pct(0.5).Round(time.Second), r.pct(0.95).Round(time.Second), r.pct(1).Round(time.Second), len(r.latencies), r.undetected, r.calls, r.maxCall)
 }
