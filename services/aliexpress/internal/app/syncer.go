@@ -322,9 +322,10 @@ func (s *Syncer) RunContinuous(ctx context.Context) error {
 	}
 }
 
-// Next is the account's sync outlook: the next fixed-time sync of any
-// store (zero when none) and when polling resumes after a limit pause
-// (zero when not paused).
+// Next is the account's sync outlook: the next fixed-time sync of the
+// default schedule (zero when none; stores with their own
+// supplier_sync_times keep theirs) and when polling resumes after a limit
+// pause (zero when not paused). It waits for a round under way.
 func (s *Syncer) Next() (fixed, resume time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
