@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,6 +27,14 @@ type NATS struct {
 	URL string `envconfig:"NATS_URL" desc:"URL of the NATS cluster (nats://host:4222); empty starts an embedded server with JetStream"`
 	// CredsFile is a NATS credentials file for an external cluster.
 	CredsFile string `envconfig:"NATS_CREDS_FILE" desc:"NATS credentials (.creds) file for an external cluster; never logged"`
+	// NkeySeedFile is a file holding a user nkey seed, instead of CredsFile.
+	NkeySeedFile string `envconfig:"NATS_NKEY_SEED_FILE" desc:"File with the user's nkey seed (SU...) for an external cluster, instead of a creds file; never logged"`
+	// TLSCAFile is the PEM bundle the server's certificate is checked against.
+	TLSCAFile string `envconfig:"NATS_TLS_CA_FILE" desc:"PEM CA bundle the NATS server's certificate must chain to; set, the connection requires TLS"`
+	// TLSCertFile is the client certificate (PEM) for mTLS.
+	TLSCertFile string `envconfig:"NATS_TLS_CERT_FILE" desc:"Client certificate (PEM) presented to the NATS server (mTLS); needs DROPSYNC_NATS_TLS_KEY_FILE"`
+	// TLSKeyFile is the client certificate's private key (PEM).
+	TLSKeyFile string `envconfig:"NATS_TLS_KEY_FILE" desc:"Private key (PEM) of DROPSYNC_NATS_TLS_CERT_FILE; never logged"`
 	// EmbeddedDir is where the embedded server keeps JetStream's files.
 	EmbeddedDir string `envconfig:"NATS_EMBEDDED_DIR" default:".data/nats" desc:"Folder of the embedded server's JetStream files"`
 	// EmbeddedHost is the embedded server's listen host.
@@ -52,7 +61,57 @@ func (c NATS) Validate() error {
 	if c.DuplicateWindow <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_NATS_DUPLICATE_WINDOW: must be positive"))
 	}
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
+}
+
+// validateSecurity checks the credential and TLS files: they exist, a
+// certificate comes with its key, and one kind of user credential at most.
+// They are for an external cluster: the embedded server has no TLS and no
+// users.
+func (c NATS) validateSecurity() []error {
+	var errs []error
+	files := []struct{ env, path string }{
+		{"DROPSYNC_NATS_CREDS_FILE", c.CredsFile},
+		{"DROPSYNC_NATS_NKEY_SEED_FILE", c.NkeySeedFile},
+		{"DROPSYNC_NATS_TLS_CA_FILE", c.TLSCAFile},
+		{"DROPSYNC_NATS_TLS_CERT_FILE", c.TLSCertFile},
+		{"DROPSYNC_NATS_TLS_KEY_FILE", c.TLSKeyFile},
+	}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		if f.env != "DROPSYNC_NATS_CREDS_FILE" && c.Embedded() {
+			errs = append(errs, fmt.Errorf("%s: needs DROPSYNC_NATS_URL (the embedded server runs without TLS or users)", f.env))
+		}
+		if err := regularFile(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.env, err))
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("DROPSYNC_NATS_TLS_CERT_FILE and DROPSYNC_NATS_TLS_KEY_FILE: set both or neither"))
+	}
+	if c.CredsFile != "" && c.NkeySeedFile != "" {
+		errs = append(errs, errors.New("DROPSYNC_NATS_CREDS_FILE and DROPSYNC_NATS_NKEY_SEED_FILE: set one, not both"))
+	}
+	return errs
+}
+
+// TLS reports whether the connection is to use TLS.
+func (c NATS) TLS() bool { return c.TLSCAFile != "" || c.TLSCertFile != "" }
+
+// regularFile reports an error unless path names a readable regular file.
+// The error names the path, never the content.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, errors.Unwrap(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", path)
+	}
+	return nil
 }
 
 // Embedded reports whether the service runs its own NATS server.

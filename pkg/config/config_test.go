@@ -3,8 +3,11 @@ package config_test
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dropsync/dropsync/pkg/config"
 )
@@ -74,5 +77,51 @@ func TestPrintUsage(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestNATSSecurityValidate(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "present.pem")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
+	base := config.NATS{URL: "tls://nats:4222", Replicas: 1, DuplicateWindow: time.Hour}
+	cases := []struct {
+		name string
+		edit func(*config.NATS)
+		want []string // empty: valid
+	}{
+		{"no security", func(*config.NATS) {}, nil},
+		{"mTLS and creds", func(c *config.NATS) { c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile, c.CredsFile = file, file, file, file }, nil},
+		{"nkey", func(c *config.NATS) { c.NkeySeedFile = file }, nil},
+		{"certificate without key", func(c *config.NATS) { c.TLSCertFile = file }, []string{"DROPSYNC_NATS_TLS_KEY_FILE: set both"}},
+		{"key without certificate", func(c *config.NATS) { c.TLSKeyFile = file }, []string{"set both or neither"}},
+		{"missing files", func(c *config.NATS) { c.TLSCAFile, c.CredsFile = missing, missing }, []string{"DROPSYNC_NATS_TLS_CA_FILE: " + missing, "DROPSYNC_NATS_CREDS_FILE: " + missing}},
+		{"a folder", func(c *config.NATS) { c.TLSCAFile = dir }, []string{"not a regular file"}},
+		{"creds and nkey", func(c *config.NATS) { c.CredsFile, c.NkeySeedFile = file, file }, []string{"set one, not both"}},
+		{"TLS on the embedded server", func(c *config.NATS) { c.URL, c.EmbeddedDir, c.TLSCAFile = "", dir, file }, []string{"DROPSYNC_NATS_TLS_CA_FILE: needs DROPSYNC_NATS_URL"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.edit(&c)
+			err := c.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate accepted it")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -66,9 +66,12 @@ func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 	}
-	if cfg.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	sec, err := securityOptions(cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
+	opts = append(opts, sec...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		c.Close()
@@ -82,6 +85,33 @@ func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (
 	}
 	c.JS = js
 	return c, nil
+}
+
+// securityOptions are the TLS and user credential options cfg names: the
+// server's certificate checked against TLSCAFile, the client certificate
+// for mTLS, and a creds file or an nkey seed. RootCAs and ClientCert turn
+// TLS on and read their files again on every handshake, so a certificate
+// renewed on disk (cert-manager) is used from the next reconnect. Secrets
+// are read by nats.go and never logged.
+func securityOptions(cfg config.NATS) ([]nats.Option, error) {
+	var opts []nats.Option
+	if cfg.TLSCAFile != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCAFile))
+	}
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		opts = append(opts, nats.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NkeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NkeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey seed %s: %w", cfg.NkeySeedFile, err)
+		}
+		opts = append(opts, o)
+	}
+	return opts, nil
 }
 
 // Await calls setup until it succeeds or ctx ends, so a service started
