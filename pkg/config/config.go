@@ -177,8 +177,9 @@ type Telemetry struct {
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info" desc:"Log level: debug, info, warn, error"`
 	// LogFormat is text or json.
 	LogFormat string `envconfig:"LOG_FORMAT" default:"text" desc:"Log format: text or json"`
-	// TraceExporter is none or stdout.
-	TraceExporter string `envconfig:"TRACE_EXPORTER" default:"none" desc:"Trace exporter: none or stdout"`
+	// TraceExporter is none, stdout or otlp: an alias for
+	// OTEL_TRACES_EXPORTER, used only when that is unset.
+	TraceExporter string `envconfig:"TRACE_EXPORTER" desc:"Alias for OTEL_TRACES_EXPORTER when that is unset: none, stdout (JSON lines) or otlp; empty: otlp if OTEL_EXPORTER_OTLP_ENDPOINT is set, else none"`
 }
 
 // Validate reports every problem at once.
@@ -192,8 +193,10 @@ func (c Telemetry) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("DROPSYNC_LOG_FORMAT: %q is not text or json", c.LogFormat))
 	}
-	if c.TraceExporter != "none" && c.TraceExporter != "stdout" {
-		errs = append(errs, fmt.Errorf("DROPSYNC_TRACE_EXPORTER: %q is not none or stdout", c.TraceExporter))
+	switch c.TraceExporter {
+	case "", "none", "stdout", "otlp":
+	default:
+		errs = append(errs, fmt.Errorf("DROPSYNC_TRACE_EXPORTER: %q is not none, stdout or otlp", c.TraceExporter))
 	}
 	return errors.Join(errs...)
 }

@@ -7,15 +7,18 @@ import (
 	"io"
 	"os"
 
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
-// Exporters Config.Exporter accepts.
+// Exporters Config.Exporter accepts: the values of DROPSYNC_TRACE_EXPORTER,
+// an alias that applies only when OTEL_TRACES_EXPORTER is unset.
 const (
 	// ExporterNone records nothing: spans still get trace and span ids, so
 	// logs correlate and trace context crosses services, but no span is
@@ -24,18 +27,38 @@ const (
 	// ExporterStdout writes finished spans as JSON lines to Config.Writer
 	// (standard output by default); for development.
 	ExporterStdout = "stdout"
+	// ExporterOTLP sends spans over OTLP as OTEL_EXPORTER_OTLP_* configure
+	// it; the same as OTEL_TRACES_EXPORTER=otlp.
+	ExporterOTLP = "otlp"
+)
+
+// The OpenTelemetry SDK variables Setup itself looks at; the SDK and
+// autoexport read the rest (OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_PROMETHEUS_HOST and _PORT,
+// OTEL_TRACES_SAMPLER_ARG).
+const (
+	envTracesExporter  = "OTEL_TRACES_EXPORTER"
+	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+	envTracesSampler   = "OTEL_TRACES_SAMPLER"
+	envOTLPEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envOTLPTraces      = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envOTLPMetrics     = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
 )
 
 // Config configures Setup.
 type Config struct {
-	// ServiceName is the service.name of every span, e.g. "orders".
+	// ServiceName is the service.name of every span and metric, e.g.
+	// "orders"; OTEL_SERVICE_NAME, when set, overrides it.
 	ServiceName string `envconfig:"SERVICE_NAME"`
 	// ServiceVersion is the service.version of every span; optional.
 	ServiceVersion string `envconfig:"SERVICE_VERSION"`
-	// Exporter is ExporterNone or ExporterStdout; empty means none.
-	Exporter string `envconfig:"EXPORTER" default:"none"`
+	// Exporter is ExporterNone, ExporterStdout or ExporterOTLP, used only
+	// when OTEL_TRACES_EXPORTER is unset; empty means otlp when an OTLP
+	// endpoint variable is set, none otherwise.
+	Exporter string `envconfig:"EXPORTER"`
 	// SampleRatio is the share of new traces recorded, in (0, 1]; zero
 	// means 1. A trace started upstream follows the upstream decision.
+	// OTEL_TRACES_SAMPLER, when set, replaces it.
 	SampleRatio float64 `envconfig:"SAMPLE_RATIO" default:"1"`
 	// Writer receives the stdout exporter's output; nil is os.Stdout.
 	Writer io.Writer `ignored:"true"`
@@ -48,9 +71,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("telemetry: service name is required"))
 	}
 	switch c.Exporter {
-	case "", ExporterNone, ExporterStdout:
+	case "", ExporterNone, ExporterStdout, ExporterOTLP:
 	default:
-		errs = append(errs, fmt.Errorf("telemetry: exporter %q: want %q or %q", c.Exporter, ExporterNone, ExporterStdout))
+		errs = append(errs, fmt.Errorf("telemetry: exporter %q: want %q, %q or %q", c.Exporter, ExporterNone, ExporterStdout, ExporterOTLP))
 	}
 	if c.SampleRatio < 0 || c.SampleRatio > 1 {
 		errs = append(errs, fmt.Errorf("telemetry: sample ratio %g: want 0 to 1", c.SampleRatio))
@@ -58,14 +81,52 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Setup installs a tracer provider for cfg as the global one, and the W3C
-// TraceContext and Baggage propagators as the global propagator. The
-// returned function flushes and stops the provider; call it once, at the
-// very end of shutdown.
+// Setup installs, as the global ones, a tracer provider and a meter
+// provider configured by cfg and the standard OpenTelemetry variables, and
+// the W3C TraceContext and Baggage propagators.
+//
+// Traces go where OTEL_TRACES_EXPORTER says (otlp, console, none), else
+// where cfg.Exporter says, else over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
+// or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, else nowhere. Metrics go
+// where OTEL_METRICS_EXPORTER says (otlp, prometheus, console, none), else
+// over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set, else nowhere. With
+// prometheus, /metrics is served on OTEL_EXPORTER_PROMETHEUS_HOST:PORT
+// (localhost:9464 by default) until shutdown.
+//
+// The returned function flushes and stops both providers; call it once, at
+// the very end of shutdown.
 func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	res, err := newResource(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	topts, err := traceOptions(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	tp := sdktrace.NewTracerProvider(append(topts, sdktrace.WithResource(res))...)
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if reader, err := metricReader(ctx); err != nil {
+		return nil, errors.Join(err, tp.Shutdown(ctx))
+	} else if reader != nil {
+		mopts = append(mopts, sdkmetric.WithReader(reader))
+	}
+	mp := sdkmetric.NewMeterProvider(mopts...)
+	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(mp)
+	otel.SetTextMapPropagator(Propagator())
+	return func(ctx context.Context) error {
+		return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
+	}, nil
+}
+
+// newResource describes the service: cfg's name and version, overridden by
+// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
+func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	attrs := []resource.Option{
 		resource.WithSchemaURL(semconv.SchemaURL),
 		resource.WithAttributes(semconv.ServiceName(cfg.ServiceName)),
@@ -74,36 +135,85 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 	if cfg.ServiceVersion != "" {
 		attrs = append(attrs, resource.WithAttributes(semconv.ServiceVersion(cfg.ServiceVersion)))
 	}
+	// Later detectors win: the environment overrides the defaults above.
+	attrs = append(attrs, resource.WithFromEnv())
 	res, err := resource.New(ctx, attrs...)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
+	return res, nil
+}
 
-	ratio := cfg.SampleRatio
-	if ratio == 0 {
-		ratio = 1
-	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
-	switch cfg.Exporter {
+// traceOptions picks the span exporter and the sampler.
+func traceOptions(ctx context.Context, cfg Config) ([]sdktrace.TracerProviderOption, error) {
+	var exp sdktrace.SpanExporter
+	switch name := tracesExporter(cfg); name {
+	case ExporterNone:
 	case ExporterStdout:
 		w := cfg.Writer
 		if w == nil {
 			w = os.Stdout
 		}
-		exp, err := stdouttrace.New(stdouttrace.WithWriter(w))
+		e, err := stdouttrace.New(stdouttrace.WithWriter(w))
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: stdout exporter: %w", err)
 		}
-		opts = append(opts,
-			sdktrace.WithBatcher(exp),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
-	default:
-		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+		exp = e
+	default: // OTEL_TRACES_EXPORTER is set, or otlp.
+		e, err := autoexport.NewSpanExporter(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("telemetry: %s %q: %w", envTracesExporter, name, err)
+		}
+		if !autoexport.IsNoneSpanExporter(e) {
+			exp = e
+		}
 	}
-	tp := sdktrace.NewTracerProvider(opts...)
-	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(Propagator())
-	return tp.Shutdown, nil
+	if exp == nil {
+		return []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample()))}, nil
+	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp)}
+	if _, ok := os.LookupEnv(envTracesSampler); !ok {
+		// Without a sampler option the SDK reads OTEL_TRACES_SAMPLER and
+		// OTEL_TRACES_SAMPLER_ARG itself.
+		ratio := cfg.SampleRatio
+		if ratio == 0 {
+			ratio = 1
+		}
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
+	}
+	return opts, nil
+}
+
+// tracesExporter is OTEL_TRACES_EXPORTER when set, else the alias
+// cfg.Exporter, else otlp when an OTLP endpoint is set, else none.
+func tracesExporter(cfg Config) string {
+	if v := os.Getenv(envTracesExporter); v != "" {
+		return v
+	}
+	if cfg.Exporter != "" {
+		return cfg.Exporter
+	}
+	if os.Getenv(envOTLPEndpoint) != "" || os.Getenv(envOTLPTraces) != "" {
+		return ExporterOTLP
+	}
+	return ExporterNone
+}
+
+// metricReader is the reader OTEL_METRICS_EXPORTER names, or an OTLP one
+// when it is unset and an OTLP endpoint is set; nil for none.
+func metricReader(ctx context.Context) (sdkmetric.Reader, error) {
+	name := os.Getenv(envMetricsExporter)
+	if name == "" && os.Getenv(envOTLPEndpoint) == "" && os.Getenv(envOTLPMetrics) == "" {
+		return nil, nil
+	}
+	r, err := autoexport.NewMetricReader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %s %q: %w", envMetricsExporter, name, err)
+	}
+	if autoexport.IsNoneMetricReader(r) {
+		return nil, nil
+	}
+	return r, nil
 }
 
 // Propagator is the propagator Setup installs: W3C TraceContext and Baggage.

@@ -69,7 +69,8 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", telemetry.Config{ServiceName: "orders"}, true},
 		{"stdout", telemetry.Config{ServiceName: "orders", Exporter: "stdout", SampleRatio: 0.5}, true},
 		{"no service", telemetry.Config{}, false},
-		{"unknown exporter", telemetry.Config{ServiceName: "orders", Exporter: "otlp"}, false},
+		{"otlp", telemetry.Config{ServiceName: "orders", Exporter: "otlp"}, true},
+		{"unknown exporter", telemetry.Config{ServiceName: "orders", Exporter: "jaeger"}, false},
 		{"ratio above 1", telemetry.Config{ServiceName: "orders", SampleRatio: 2}, false},
 	}
 	for _, tt := range tests {

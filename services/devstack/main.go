@@ -23,6 +23,10 @@ import (
 	"github.com/dropsync/dropsync/services/devstack/internal/stack"
 )
 
+// serviceName is the service.name of the spans and metrics of every service
+// in the dev stack: they share one process and its global providers.
+const serviceName = "dropsync-devstack"
+
 func main() {
 	docs := flag.Bool("config-docs", false, "print the configuration variables as a Markdown table and exit")
 	flag.Parse()
@@ -52,5 +56,18 @@ func run(ctx context.Context) error {
 	}
 	defer func() { _ = logFile.Close() }()
 	log := telemetry.NewLogger(logFile, cfg.LogLevel, cfg.LogFormat)
+	// Every service runs in this process on the global providers, so they
+	// share one resource: service.name dropsync-devstack (OTEL_SERVICE_NAME
+	// overrides it). The stdout exporter writes to the log file, not over
+	// the live view.
+	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, Exporter: cfg.TraceExporter, Writer: logFile})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}()
 	return stack.Run(ctx, cfg, log, os.Stdout)
 }
