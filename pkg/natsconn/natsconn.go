@@ -11,6 +11,7 @@ package natsconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/natsperm"
 	"github.com/dropsync/dropsync/pkg/natsserver"
 )
 
@@ -65,6 +67,10 @@ func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		// Replies come to "_INBOX.<name>.>", the only subjects a service's
+		// NATS user may subscribe to (pkg/natsperm).
+		nats.CustomInboxPrefix(natsperm.InboxPrefix(name)),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { logAsyncError(log, err) }),
 	}
 	sec, err := securityOptions(cfg)
 	if err != nil {
@@ -87,12 +93,27 @@ func Open(ctx context.Context, cfg config.NATS, name string, log *slog.Logger) (
 	return c, nil
 }
 
+// logAsyncError logs an error the server reported outside any call: a
+// permissions violation (a subject the service's NATS user may not use,
+// at ERROR: the request it belonged to only times out), a slow consumer.
+func logAsyncError(log *slog.Logger, err error) {
+	if errors.Is(err, nats.ErrPermissionViolation) && natsperm.Provoked(err) {
+		log.Info("nats: a stream is not there yet; the orders service creates it, waiting", "err", err)
+		return
+	}
+	if errors.Is(err, nats.ErrPermissionViolation) {
+		log.Error("nats refused a subject: the service's NATS user lacks the permission (pkg/natsperm)", "err", err)
+		return
+	}
+	log.Warn("nats", "err", err)
+}
+
 // securityOptions are the TLS and user credential options cfg names: the
 // server's certificate checked against TLSCAFile, the client certificate
-// for mTLS, and a creds file or an nkey seed. RootCAs and ClientCert turn
-// TLS on and read their files again on every handshake, so a certificate
-// renewed on disk (cert-manager) is used from the next reconnect. Secrets
-// are read by nats.go and never logged.
+// for mTLS, and a creds file, an nkey seed or a user and password.
+// RootCAs and ClientCert turn TLS on and read their files again on every
+// handshake, so a certificate renewed on disk (cert-manager) is used from
+// the next reconnect. Secrets are read by nats.go and never logged.
 func securityOptions(cfg config.NATS) ([]nats.Option, error) {
 	var opts []nats.Option
 	if cfg.TLSCAFile != "" {
@@ -103,6 +124,9 @@ func securityOptions(cfg config.NATS) ([]nats.Option, error) {
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
 	}
 	if cfg.NkeySeedFile != "" {
 		o, err := nats.NkeyOptionFromSeed(cfg.NkeySeedFile)

@@ -25,6 +25,24 @@ type Options struct {
 	// lost acknowledged writes with the 2-minute default. Relax it only where
 	// losing the last acknowledged events on a power cut is acceptable.
 	RelaxedSync bool
+	// Users, when set, turn authentication on: a client must log in as one
+	// of them and may use only the subjects its permissions allow
+	// (natsperm.EmbeddedUsers gives dropsync's identities). Empty: any
+	// client may do anything.
+	Users []User
+	// NoAuthUser is the user a client without credentials is taken for;
+	// empty refuses such clients when Users is set.
+	NoAuthUser string
+}
+
+// User is one user of an embedded server and what it may do. Publish and
+// Subscribe are the only subjects allowed (wildcards allowed); empty
+// allows nothing.
+type User struct {
+	Name, Password     string
+	Publish, Subscribe []string
+	// DenyPublish carves subjects out of Publish.
+	DenyPublish []string
 }
 
 // Server is a running embedded server.
@@ -45,7 +63,7 @@ func Start(opts Options) (*Server, error) {
 	if name == "" {
 		name = "dropsync-embedded"
 	}
-	s, err := server.NewServer(&server.Options{
+	so := &server.Options{
 		ServerName: name,
 		Host:       host,
 		Port:       opts.Port,
@@ -54,7 +72,19 @@ func Start(opts Options) (*Server, error) {
 		NoLog:      true,
 		NoSigs:     true,
 		SyncAlways: !opts.RelaxedSync,
-	})
+		NoAuthUser: opts.NoAuthUser,
+	}
+	for _, u := range opts.Users {
+		so.Users = append(so.Users, &server.User{
+			Username: u.Name,
+			Password: u.Password,
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: allowNothing(u.Publish), Deny: u.DenyPublish},
+				Subscribe: &server.SubjectPermission{Allow: allowNothing(u.Subscribe)},
+			},
+		})
+	}
+	s, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: new: %w", err)
 	}
@@ -64,6 +94,15 @@ func Start(opts Options) (*Server, error) {
 		return nil, errors.New("natsserver: not ready after 10s")
 	}
 	return &Server{Server: s}, nil
+}
+
+// allowNothing is subjects, or when there are none a subject no client
+// can use, since an empty allow list would allow everything.
+func allowNothing(subjects []string) []string {
+	if len(subjects) == 0 {
+		return []string{"_dropsync.nothing"}
+	}
+	return subjects
 }
 
 // URL is the client URL of the server.
