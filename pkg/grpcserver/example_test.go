@@ -15,7 +15,8 @@ import (
 	"github.com/dropsync/dropsync/pkg/grpcserver"
 )
 
-// A server with health and reflection, serving until its context ends.
+// A server with health, serving until its context ends (services use
+// NewSecure: TLS and authentication, see package grpcauth).
 func Example() {
 	srv := grpcserver.New(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	lis, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")

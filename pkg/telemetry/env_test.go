@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,12 +44,14 @@ func setup(t *testing.T, cfg telemetry.Config) {
 	})
 }
 
+// TestSetupPrometheus: /metrics is always served from the service's own
+// meter provider; OTEL_METRICS_EXPORTER=prometheus adds no second server.
 func TestSetupPrometheus(t *testing.T) {
-	for _, traces := range []string{"none", "console"} {
-		t.Run(traces, func(t *testing.T) {
+	for _, metrics := range []string{"prometheus", "none", ""} {
+		t.Run(metrics, func(t *testing.T) {
 			port := freePort(t)
-			t.Setenv("OTEL_TRACES_EXPORTER", traces)
-			t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+			t.Setenv("OTEL_TRACES_EXPORTER", "none")
+			t.Setenv("OTEL_METRICS_EXPORTER", metrics)
 			t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
 			t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", port)
 			setup(t, telemetry.Config{ServiceName: "orders"})
@@ -62,20 +65,13 @@ func TestSetupPrometheus(t *testing.T) {
 			}
 			c.Add(context.Background(), 3)
 
-			// The exporter's server starts in the background: retry until
-			// it answers.
-			var res *http.Response
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				req, rerr := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://127.0.0.1:"+port+"/metrics", nil)
-				if rerr != nil {
-					t.Fatal(rerr)
-				}
-				if res, err = http.DefaultClient.Do(req); err == nil || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
+			srv := httptest.NewServer(telemetry.FromContext(context.Background()).MetricsHandler())
+			defer srv.Close()
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
+			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,10 +80,15 @@ func TestSetupPrometheus(t *testing.T) {
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("GET /metrics: %s\n%s", res.Status, body)
 			}
-			for _, want := range []string{"dropsync_test_deliveries_total", `service_name="orders"`} {
+			for _, want := range []string{"dropsync_test_deliveries_total", `service_name="orders"`, "go_goroutines"} {
 				if !strings.Contains(string(body), want) {
 					t.Errorf("/metrics lacks %s:\n%s", want, body)
 				}
+			}
+			d := net.Dialer{Timeout: 200 * time.Millisecond}
+			if conn, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:"+port); err == nil {
+				_ = conn.Close()
+				t.Errorf("a second /metrics server listens on OTEL_EXPORTER_PROMETHEUS_PORT %s", port)
 			}
 		})
 	}

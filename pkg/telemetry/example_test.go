@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -46,4 +47,20 @@ func ExampleSetup() {
 	defer func() { _ = shutdown(context.WithoutCancel(ctx)) }()
 	// ... start servers and consumers; the bus carries trace context.
 	// Output:
+}
+
+// A service's own providers, handed to it through its context: what it
+// builds with FromContext (gRPC servers and clients, webhook servers, the
+// bus) traces and measures with them, and Metrics serves /metrics.
+func ExampleWithProviders() {
+	ctx := context.Background()
+	p, err := telemetry.New(ctx, telemetry.Config{ServiceName: "orders", Exporter: telemetry.ExporterNone})
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = p.Shutdown(context.WithoutCancel(ctx)) }()
+	ctx = telemetry.WithProviders(ctx, p)
+	// ... service.RunOn(ctx, ...)
+	fmt.Println(telemetry.FromContext(ctx) == p)
+	// Output: true
 }

@@ -43,6 +43,8 @@ const (
 	envOTLPEndpoint    = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	envOTLPTraces      = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	envOTLPMetrics     = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+
+	metricsPrometheus = "prometheus"
 )
 
 // Config configures Setup.
@@ -62,6 +64,15 @@ type Config struct {
 	SampleRatio float64 `envconfig:"SAMPLE_RATIO" default:"1"`
 	// Writer receives the stdout exporter's output; nil is os.Stdout.
 	Writer io.Writer `ignored:"true"`
+	// Readers are metric readers added to the meter provider besides the
+	// exporter's, e.g. an in-process ManualReader that a live view
+	// summarises (metrics.Snapshot).
+	Readers []sdkmetric.Reader `ignored:"true"`
+	// FixedServiceName keeps ServiceName as the service.name even when
+	// OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES name another: under
+	// make run every service shares the process's variables and keeps
+	// its own name.
+	FixedServiceName bool `ignored:"true"`
 }
 
 // Validate reports every problem of the configuration at once.
@@ -81,22 +92,39 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Setup installs, as the global ones, a tracer provider and a meter
-// provider configured by cfg and the standard OpenTelemetry variables, and
-// the W3C TraceContext and Baggage propagators.
-//
-// Traces go where OTEL_TRACES_EXPORTER says (otlp, console, none), else
-// where cfg.Exporter says, else over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
-// or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, else nowhere. Metrics go
-// where OTEL_METRICS_EXPORTER says (otlp, prometheus, console, none), else
-// over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT or
-// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set, else nowhere. With
-// prometheus, /metrics is served on OTEL_EXPORTER_PROMETHEUS_HOST:PORT
-// (localhost:9464 by default) until shutdown.
+// Setup installs, as the global ones, the tracer and meter providers New
+// returns for cfg, and the W3C TraceContext and Baggage propagators.
+// Instrumentation that is given no providers, and FromContext on a context
+// without any, uses these.
 //
 // The returned function flushes and stops both providers; call it once, at
 // the very end of shutdown.
 func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
+	p, err := New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	otel.SetTracerProvider(p.Tracer)
+	otel.SetMeterProvider(p.Meter)
+	otel.SetTextMapPropagator(Propagator())
+	global.Store(p)
+	return p.Shutdown, nil
+}
+
+// New returns a service's own tracer and meter providers, configured by
+// cfg and the standard OpenTelemetry variables, without installing them:
+// `make run` gives each service of the process its own, so each keeps its
+// service.name.
+//
+// Traces go where OTEL_TRACES_EXPORTER says (otlp, console, none), else
+// where cfg.Exporter says, else over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
+// or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, else nowhere. Metrics are
+// always readable in the Prometheus text format from Providers.Metrics
+// (each service serves it as /metrics on its ops port), and go besides
+// where OTEL_METRICS_EXPORTER says (otlp, console, none; prometheus adds
+// nothing, /metrics is already there), else over OTLP when
+// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set.
+func New(ctx context.Context, cfg Config) (*Providers, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -109,18 +137,27 @@ func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) erro
 		return nil, err
 	}
 	tp := sdktrace.NewTracerProvider(append(topts, sdktrace.WithResource(res))...)
-	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	prom, metrics, err := prometheusReader()
+	if err != nil {
+		return nil, errors.Join(err, tp.Shutdown(ctx))
+	}
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
 	if reader, err := metricReader(ctx); err != nil {
 		return nil, errors.Join(err, tp.Shutdown(ctx))
 	} else if reader != nil {
 		mopts = append(mopts, sdkmetric.WithReader(reader))
 	}
+	for _, r := range cfg.Readers {
+		mopts = append(mopts, sdkmetric.WithReader(r))
+	}
 	mp := sdkmetric.NewMeterProvider(mopts...)
-	otel.SetTracerProvider(tp)
-	otel.SetMeterProvider(mp)
-	otel.SetTextMapPropagator(Propagator())
-	return func(ctx context.Context) error {
-		return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
+	return &Providers{
+		Tracer:  tp,
+		Meter:   mp,
+		Metrics: metrics,
+		shutdown: func(ctx context.Context) error {
+			return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
+		},
 	}, nil
 }
 
@@ -137,6 +174,9 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	}
 	// Later detectors win: the environment overrides the defaults above.
 	attrs = append(attrs, resource.WithFromEnv())
+	if cfg.FixedServiceName {
+		attrs = append(attrs, resource.WithAttributes(semconv.ServiceName(cfg.ServiceName)))
+	}
 	res, err := resource.New(ctx, attrs...)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
@@ -204,6 +244,12 @@ func tracesExporter(cfg Config) string {
 func metricReader(ctx context.Context) (sdkmetric.Reader, error) {
 	name := os.Getenv(envMetricsExporter)
 	if name == "" && os.Getenv(envOTLPEndpoint) == "" && os.Getenv(envOTLPMetrics) == "" {
+		return nil, nil
+	}
+	if name == metricsPrometheus {
+		// Served as /metrics on the ops port already; autoexport's own
+		// server would be a second listener (one per service under make
+		// run, all on one port).
 		return nil, nil
 	}
 	r, err := autoexport.NewMetricReader(ctx)
