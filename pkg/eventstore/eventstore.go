@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,11 @@ type EventData struct {
 	Data []byte
 	// ContentType of Data; "application/x-protobuf" when empty.
 	ContentType string
+	// Metadata travels with the event and comes back on every read: the
+	// W3C trace context ("traceparent", "tracestate") of the fact that
+	// caused it, so whoever delivers the event continues that trace. Keys
+	// are tokens ([ValidMetadata]); nil or empty stores nothing.
+	Metadata map[string]string
 }
 
 // RecordedEvent is an event as stored.
@@ -59,6 +65,32 @@ type RecordedEvent struct {
 	Data        []byte
 	ContentType string
 	Created     time.Time
+	// Metadata is the appended event's Metadata; nil when it had none.
+	Metadata map[string]string
+}
+
+// ValidMetadata reports whether an event's metadata can be stored by every
+// adapter: keys of letters, digits, '-', '_' and '.', values without
+// control characters or surrounding spaces (they travel as message headers).
+func ValidMetadata(md map[string]string) error {
+	for k, v := range md {
+		if k == "" {
+			return fmt.Errorf("%w: empty metadata key", ErrInvalidEvent)
+		}
+		for i := 0; i < len(k); i++ {
+			if !metadataKeyByte(k[i]) {
+				return fmt.Errorf("%w: metadata key %q: want letters, digits, '-', '_', '.'", ErrInvalidEvent, k)
+			}
+		}
+		if v != strings.TrimSpace(v) || strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return fmt.Errorf("%w: metadata %s: value has control characters or surrounding spaces", ErrInvalidEvent, k)
+		}
+	}
+	return nil
+}
+
+func metadataKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // Position is a place in the global order of all events. The zero Position

@@ -1,20 +1,34 @@
 package order
 
-import "crypto/sha256"
+import (
+	"bytes"
+	"crypto/sha256"
+	"slices"
+)
 
 // eventKey is a compact form of an event id: the 16 bytes of a UUID, or the
 // first 16 bytes of the SHA-256 of any other id.
 type eventKey [16]byte
 
-// seenSmall is how many keys seenSet keeps in a slice (scanned linearly)
-// before it switches to a map: most orders have a few dozen events.
-const seenSmall = 48
+// seenTail is how many keys seenSet keeps in its own, copied, tail before
+// it freezes them into a shared level: most orders have a few dozen events,
+// so most never get a level.
+const seenTail = 32
 
-// seenSet holds the ids of the events an order has applied.
+// seenSet holds the ids of the events an order has applied. It is a
+// persistent set: copying one (clone) costs O(log n), not O(n), because
+// the levels are immutable once built and shared between copies; only the
+// short tail is copied. Adding is amortised O(log n): when the tail is full
+// it becomes a level, and levels of like size merge (a binary counter, as
+// in a log-structured merge tree), so there are at most log2(n/seenTail)+1
+// levels, each a sorted array searched by bisection.
 type seenSet struct {
-	small []eventKey
-	big   map[eventKey]struct{}
+	levels []*seenLevel // immutable, shared; sizes strictly decreasing
+	tail   []eventKey   // this copy's own, unsorted, at most seenTail
 }
+
+// seenLevel is an immutable sorted run of keys.
+type seenLevel struct{ keys []eventKey }
 
 func keyOf(id string) eventKey {
 	if k, ok := parseUUID(id); ok {
@@ -26,51 +40,84 @@ func keyOf(id string) eventKey {
 	return k
 }
 
+func compareKeys(a, b eventKey) int { return bytes.Compare(a[:], b[:]) }
+
 func (s *seenSet) has(k eventKey) bool {
-	if s.big != nil {
-		_, ok := s.big[k]
-		return ok
+	for i := range s.tail {
+		if s.tail[i] == k {
+			return true
+		}
 	}
-	for i := range s.small {
-		if s.small[i] == k {
+	for _, l := range s.levels {
+		if _, ok := slices.BinarySearchFunc(l.keys, k, compareKeys); ok {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *seenSet) add(k eventKey) {
-	if s.big != nil {
-		s.big[k] = struct{}{}
-		return
+// len returns how many keys the set holds.
+func (s *seenSet) len() int {
+	n := len(s.tail)
+	for _, l := range s.levels {
+		n += len(l.keys)
 	}
-	if len(s.small) < seenSmall {
-		if s.small == nil {
-			s.small = make([]eventKey, 0, 16)
-		}
-		s.small = append(s.small, k)
-		return
-	}
-	s.big = make(map[eventKey]struct{}, 2*seenSmall)
-	for _, x := range s.small {
-		s.big[x] = struct{}{}
-	}
-	s.big[k] = struct{}{}
-	s.small = nil
+	return n
 }
 
+func (s *seenSet) add(k eventKey) {
+	if len(s.tail) < seenTail {
+		if s.tail == nil {
+			s.tail = make([]eventKey, 0, 8)
+		}
+		s.tail = append(s.tail, k)
+		return
+	}
+	run := make([]eventKey, len(s.tail), len(s.tail)+1)
+	copy(run, s.tail)
+	run = append(run, k)
+	slices.SortFunc(run, compareKeys)
+	// Merge with the smaller levels at the end while they are no bigger
+	// than the new run. The levels slice is shared with other copies, so
+	// it is never written in place: a new one is made.
+	n := len(s.levels)
+	for n > 0 && len(s.levels[n-1].keys) <= len(run) {
+		run = mergeKeys(s.levels[n-1].keys, run)
+		n--
+	}
+	levels := make([]*seenLevel, n, n+1)
+	copy(levels, s.levels[:n])
+	s.levels = append(levels, &seenLevel{keys: run})
+	s.tail = s.tail[:0]
+}
+
+// mergeKeys merges two sorted runs into a new one.
+func mergeKeys(a, b []eventKey) []eventKey {
+	out := make([]eventKey, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if compareKeys(a[i], b[j]) <= 0 {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// clone returns a copy that shares only immutable levels with s: adding to
+// either changes nothing the other sees.
 func (s seenSet) clone() seenSet {
 	var c seenSet
-	if s.big != nil {
-		c.big = make(map[eventKey]struct{}, len(s.big))
-		for k := range s.big {
-			c.big[k] = struct{}{}
-		}
-		return c
+	if s.levels != nil {
+		c.levels = slices.Clip(s.levels) // never written in place (add makes a new slice)
 	}
-	if s.small != nil {
-		c.small = make([]eventKey, len(s.small), cap(s.small))
-		copy(c.small, s.small)
+	if s.tail != nil {
+		c.tail = make([]eventKey, len(s.tail), max(cap(s.tail), 8))
+		copy(c.tail, s.tail)
 	}
 	return c
 }

@@ -188,6 +188,8 @@ func expectedRevision(e eventstore.ExpectedRevision) esdbclient.ExpectedRevision
 // userMetadata is the user metadata of the events the adapter writes.
 type userMetadata struct {
 	ContentType string `json:"contentType,omitempty"`
+	// Metadata is the event's eventstore.EventData.Metadata.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // eventData maps the port's event to the client's.
@@ -203,7 +205,10 @@ func eventData(e eventstore.EventData) (esdbclient.EventData, error) {
 	if contentType == "" {
 		contentType = DefaultContentType
 	}
-	meta, err := json.Marshal(userMetadata{ContentType: contentType})
+	if err := eventstore.ValidMetadata(e.Metadata); err != nil {
+		return esdbclient.EventData{}, err
+	}
+	meta, err := json.Marshal(userMetadata{ContentType: contentType, Metadata: e.Metadata})
 	if err != nil {
 		return esdbclient.EventData{}, fmt.Errorf("metadata: %w", err)
 	}

@@ -192,6 +192,9 @@ func recordedEvent(e *esdbclient.RecordedEvent) eventstore.RecordedEvent {
 	if len(e.UserMetadata) > 0 && json.Unmarshal(e.UserMetadata, &meta) == nil && meta.ContentType != "" {
 		contentType = meta.ContentType
 	}
+	if len(meta.Metadata) == 0 {
+		meta.Metadata = nil
+	}
 	return eventstore.RecordedEvent{
 		Stream:      e.StreamID,
 		Revision:    e.EventNumber,
@@ -201,5 +204,6 @@ func recordedEvent(e *esdbclient.RecordedEvent) eventstore.RecordedEvent {
 		Data:        e.Data,
 		ContentType: contentType,
 		Created:     e.CreatedDate,
+		Metadata:    meta.Metadata,
 	}
 }

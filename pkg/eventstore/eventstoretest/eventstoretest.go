@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) eventstore.Store) {
 		{"StreamNames", testStreamNames},
 		{"LargeStream", testLargeStream},
 		{"ContextCancellation", testContextCancellation},
+		{"Metadata", testMetadata},
+		{"Snapshots", testSnapshots},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +198,9 @@ func checkStream(t *testing.T, stream string, got []eventstore.RecordedEvent, fi
 		if ev.ContentType != wantCT {
 			t.Errorf("event %d: content type %q, want %q", i, ev.ContentType, wantCT)
 		}
+		if !maps.Equal(ev.Metadata, w.Metadata) {
+			t.Errorf("event %d: metadata %v, want %v", i, ev.Metadata, w.Metadata)
+		}
 		if i > 0 && !got[i-1].Position.Less(ev.Position) {
 			t.Errorf("event %d: position %s not after %s", i, ev.Position, got[i-1].Position)
 		}
@@ -239,6 +245,54 @@ func testAppendReadRoundTrip(t *testing.T, s eventstore.Store) {
 		t.Errorf("second append position %s not after %s", res2.Position, res.Position)
 	}
 	checkStream(t, stream, mustRead(t, ctx, s, stream, 0), 0, append(slices.Clone(events), more...))
+}
+
+// traceMetadata is metadata as the orders service writes it: a W3C trace
+// context, n distinguishing the events.
+func traceMetadata(n int) map[string]string {
+	return map[string]string{
+		"traceparent": fmt.Sprintf("00-4bf92f3577b34da6a3ce929d0e0e%04x-00f067aa0ba902b7-01", n),
+		"tracestate":  "dropsync=t61rcWkgMzE",
+	}
+}
+
+// testMetadata: each event's metadata (the trace context of the fact that
+// caused it) comes back on ReadStream, ReadAll and Subscribe, for single
+// and multi-event appends, events with and without it mixed.
+func testMetadata(t *testing.T, s eventstore.Store) {
+	ctx := testContext(t)
+	stream := Prefix() + "shopify:acme:2001"
+	single := Events(1, "StoreOrderCreated", 16)
+	single[0].Metadata = traceMetadata(1)
+	batch := Events(3, "OrderStatusChanged", 16)
+	batch[0].Metadata = traceMetadata(2)
+	batch[2].Metadata = map[string]string{"traceparent": traceMetadata(3)["traceparent"]}
+	plain := Events(2, "Plain", 16)
+	mustAppend(t, ctx, s, stream, eventstore.NoStream(), single...)
+	mustAppend(t, ctx, s, stream, eventstore.Exact(0), batch...)
+	mustAppend(t, ctx, s, stream, eventstore.Exact(3), plain...)
+	want := slices.Concat(single, batch, plain)
+
+	checkStream(t, stream, mustRead(t, ctx, s, stream, 0), 0, want)
+	var all []eventstore.RecordedEvent
+	for _, ev := range mustReadAll(t, ctx, s, eventstore.Start, eventstore.Filter{StreamPrefix: stream}) {
+		if ev.Stream == stream {
+			all = append(all, ev)
+		}
+	}
+	checkStream(t, stream, all, 0, want)
+	sub := subscribe(ctx, s, eventstore.Start, eventstore.Filter{StreamPrefix: stream})
+	checkStream(t, stream, sub.waitFor(t, len(want)), 0, want)
+	sub.stop(t)
+
+	t.Run("invalid key", func(t *testing.T) {
+		ev := Events(1, "Bad", 1)
+		ev[0].Metadata = map[string]string{"bad key": "x"}
+		_, err := s.Append(ctx, Prefix()+"bad-meta", eventstore.Any(), ev...)
+		if !errors.Is(err, eventstore.ErrInvalidEvent) {
+			t.Errorf("append with key %q: %v, want ErrInvalidEvent", "bad key", err)
+		}
+	})
 }
 
 func testExpectedRevision(t *testing.T, s eventstore.Store) {

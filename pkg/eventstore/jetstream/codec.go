@@ -23,6 +23,16 @@ import (
 // is at Position{Commit: seq, Prepare: seq}.
 const HeaderCount = "Dropsync-Count"
 
+// HeaderMetaPrefix prefixes the headers holding a single event's metadata:
+// key "traceparent" is header "Dropsync-Meta-traceparent".
+const HeaderMetaPrefix = "Dropsync-Meta-"
+
+// HeaderPackedMeta marks a packed message whose records have a fifth
+// field, the event's metadata: uvarint-length-prefixed keys and values,
+// alternating. Packed messages without it have four fields a record, so
+// events stored before metadata existed read as they were.
+const HeaderPackedMeta = "Dropsync-Packed-Meta"
+
 // message is the NATS message of event ev at revision rev of subj.
 func message(subj string, rev uint64, ev eventstore.EventData) *nats.Msg {
 	h := make(nats.Header, 8)
@@ -32,13 +42,40 @@ func message(subj string, rev uint64, ev eventstore.EventData) *nats.Msg {
 	if ev.ContentType != "" && ev.ContentType != DefaultContentType {
 		h[HeaderContentType] = []string{ev.ContentType}
 	}
+	for k, v := range ev.Metadata {
+		h[HeaderMetaPrefix+k] = []string{v}
+	}
 	return &nats.Msg{Subject: subj, Header: h, Data: ev.Data}
+}
+
+// hasMetadata reports whether any event has metadata.
+func hasMetadata(events []eventstore.EventData) bool {
+	for _, ev := range events {
+		if len(ev.Metadata) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// metaSize is the size of the metadata field of md, without its own length.
+func metaSize(md map[string]string) int {
+	n := 0
+	for k, v := range md {
+		n += uvarintLen(uint64(len(k))) + len(k) + uvarintLen(uint64(len(v))) + len(v)
+	}
+	return n
 }
 
 // packedSize is the payload size of events packed.
 func packedSize(events []eventstore.EventData) int {
 	n := 0
+	withMeta := hasMetadata(events)
 	for _, ev := range events {
+		if withMeta {
+			l := metaSize(ev.Metadata)
+			n += uvarintLen(uint64(l)) + l
+		}
 		ct := ev.ContentType
 		if ct == DefaultContentType {
 			ct = ""
@@ -66,6 +103,7 @@ func packed(subj string, rev uint64, events []eventstore.EventData) *nats.Msg {
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		buf = append(buf, s...)
 	}
+	withMeta := hasMetadata(events)
 	for _, ev := range events {
 		ct := ev.ContentType
 		if ct == DefaultContentType {
@@ -75,12 +113,69 @@ func packed(subj string, rev uint64, events []eventstore.EventData) *nats.Msg {
 		field([]byte(ev.Type))
 		field([]byte(ct))
 		field(ev.Data)
+		if withMeta {
+			buf = binary.AppendUvarint(buf, uint64(metaSize(ev.Metadata)))
+			for k, v := range ev.Metadata {
+				buf = binary.AppendUvarint(buf, uint64(len(k)))
+				buf = append(buf, k...)
+				buf = binary.AppendUvarint(buf, uint64(len(v)))
+				buf = append(buf, v...)
+			}
+		}
 	}
-	return &nats.Msg{Subject: subj, Data: buf, Header: nats.Header{
+	h := nats.Header{
 		jetstream.MsgIDHeader: []string{events[0].ID},
 		HeaderRevision:        []string{strconv.FormatUint(rev, 10)},
 		HeaderCount:           []string{strconv.Itoa(len(events))},
-	}}
+	}
+	if withMeta {
+		h[HeaderPackedMeta] = []string{"1"}
+	}
+	return &nats.Msg{Subject: subj, Data: buf, Header: h}
+}
+
+// headerMetadata is the metadata in a single event's headers, nil if none.
+func headerMetadata(h nats.Header) map[string]string {
+	var md map[string]string
+	for k, v := range h {
+		if len(v) == 0 || len(k) <= len(HeaderMetaPrefix) || k[:len(HeaderMetaPrefix)] != HeaderMetaPrefix {
+			continue
+		}
+		if md == nil {
+			md = make(map[string]string, 2)
+		}
+		md[k[len(HeaderMetaPrefix):]] = v[0]
+	}
+	return md
+}
+
+// packedMetadata decodes a packed record's metadata field, nil if empty.
+func packedMetadata(f []byte) (map[string]string, error) {
+	var md map[string]string
+	next := func() (string, error) {
+		l, k := binary.Uvarint(f)
+		if k <= 0 || l > uint64(len(f)-k) {
+			return "", errMalformed
+		}
+		s := string(f[k : k+int(l)])
+		f = f[k+int(l):]
+		return s, nil
+	}
+	for len(f) > 0 {
+		k, err := next()
+		if err != nil {
+			return nil, err
+		}
+		v, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if md == nil {
+			md = make(map[string]string, 2)
+		}
+		md[k] = v
+	}
+	return md, nil
 }
 
 var errMalformed = errors.New("malformed packed events")
@@ -107,6 +202,7 @@ func decode(stream string, h nats.Header, data []byte, seq uint64, created time.
 			Data:        data,
 			ContentType: ct,
 			Created:     created,
+			Metadata:    headerMetadata(h),
 		}), nil
 	}
 	n, err := strconv.ParseUint(count, 10, 32)
@@ -122,9 +218,13 @@ func decode(stream string, h nats.Header, data []byte, seq uint64, created time.
 		data = data[k+int(l):]
 		return f, nil
 	}
+	nfields := 4
+	if h.Get(HeaderPackedMeta) != "" {
+		nfields = 5
+	}
 	for i := range n {
-		var fields [4][]byte
-		for j := range fields {
+		var fields [5][]byte
+		for j := range nfields {
 			if fields[j], err = field(); err != nil {
 				return false, fmt.Errorf("message %d: event %d: %w", seq, i, err)
 			}
@@ -142,6 +242,11 @@ func decode(stream string, h nats.Header, data []byte, seq uint64, created time.
 			Data:        fields[3],
 			ContentType: ct,
 			Created:     created,
+		}
+		if nfields == 5 {
+			if ev.Metadata, err = packedMetadata(fields[4]); err != nil {
+				return false, fmt.Errorf("message %d: event %d: metadata: %w", seq, i, err)
+			}
 		}
 		if !fn(ev) {
 			return false, nil

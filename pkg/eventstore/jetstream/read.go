@@ -89,6 +89,8 @@ func (s *Store) readStream(ctx context.Context, stream, subj string, from uint64
 		start := uint64(1)
 		if t, ok := s.tips.get(stream); ok && t.rev <= from {
 			start = t.seq
+		} else if h, ok := s.snaps.hint(stream); ok && h.rev <= from {
+			start = h.seq // where a loaded snapshot's revision is (snapshot.go)
 		}
 		// One page's replies (at most readPage messages and the end-of-batch
 		// status) fit the channel, so none is dropped; a SubscribeSync would

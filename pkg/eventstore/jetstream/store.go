@@ -72,6 +72,7 @@ type Store struct {
 	tips      *tipCache
 	batches   chan struct{} // semaphore on atomic batches in flight
 	closed    atomic.Bool
+	snaps     snapshotStream // see snapshot.go
 }
 
 var _ eventstore.Store = (*Store)(nil)
@@ -237,6 +238,9 @@ func validate(events []eventstore.EventData) error {
 			return fmt.Errorf("%w: event %d: content type %q has control characters or surrounding spaces", eventstore.ErrInvalidEvent, i, ev.ContentType)
 		case seen[ev.ID]:
 			return fmt.Errorf("%w: event %d: id %s twice in one append", eventstore.ErrInvalidEvent, i, ev.ID)
+		}
+		if err := eventstore.ValidMetadata(ev.Metadata); err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
 		}
 		if _, err := uuid.Parse(ev.ID); err != nil {
 			return fmt.Errorf("%w: event %d: id %q is not a UUID", eventstore.ErrInvalidEvent, i, ev.ID)
