@@ -11,12 +11,15 @@
 //
 //   - X-Shopify-Access-Token must be the shop's token (401 otherwise) and
 //     the body application/json with a query;
-//   - the query is parsed and validated against the schema subset it
-//     serves (fields, arguments, argument and variable types, input object
-//     fields, selections on objects and none on scalars, declared and used
-//     variables, first/last on connections, at most 250): errors come back
-//     as Shopify's do ({"errors":[{message, locations, extensions.code}]});
-//     fragments and directives are refused, the connector does not use them;
+//   - the query is parsed and validated (github.com/vektah/gqlparser)
+//     against the schema subset it serves, written in SDL in
+//     schema/admin.graphql (fields, arguments, argument and variable types,
+//     input object fields, selections on objects and none on scalars,
+//     declared and used variables, fragments), then checked for Shopify's
+//     own rules (first or last on connections, at most 250): errors come
+//     back as Shopify's do ({"errors":[{message, locations,
+//     extensions.code}]}, graphql-ruby's codes); fragments, @skip and
+//     @include work as the spec says, @defer and introspection are refused;
 //   - every answer carries extensions.cost {requestedQueryCost,
 //     actualQueryCost, throttleStatus {maximumAvailable,
 //     currentlyAvailable, restoreRate}}: a leaky bucket per shop (1000

@@ -643,7 +643,7 @@ func (s *Sim) fulfil(o *simOrder, req []foRequest, tracking []Tracking, notify, 
 	o.fulfillments = append(o.fulfillments, f)
 	o.refreshFOs(now)
 	if notify {
-		s.notes = append(s.notes, Notification{Shop: o.shop.cfg.Domain, OrderID: o.id, FulfillmentID: f.id, Kind: "shipping_confirmation"})
+		s.notes.Append(Notification{Shop: o.shop.cfg.Domain, OrderID: o.id, FulfillmentID: f.id, Kind: "shipping_confirmation"})
 	}
 	s.enqueue(o, "fulfillments/create", s.fulfillmentBody(f))
 	if o.fulfillmentStatus() == "fulfilled" {

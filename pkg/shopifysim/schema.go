@@ -1,6 +1,7 @@
 package shopifysim
 
 import (
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,133 +12,14 @@ import (
 	"time"
 )
 
-// The part of the Admin GraphQL schema the simulator serves, with the
-// names, types and arguments of Shopify's (2025-10). Connections have
-// nodes, edges {cursor node} and pageInfo.
+// adminSDL is the part of the Admin GraphQL schema the simulator serves,
+// with the names, types, nullability and arguments of Shopify's (2025-10).
+// Connections have nodes, edges {cursor node} and pageInfo.
+//
+//go:embed schema/admin.graphql
+var adminSDL string
 
-func connArgs(extra map[string]string) map[string]string {
-	a := map[string]string{"first": "Int", "after": "String", "last": "Int", "before": "String", "reverse": "Boolean"}
-	for k, v := range extra {
-		a[k] = v
-	}
-	return a
-}
-
-var adminSchema = buildSchema()
-
-func buildSchema() *schema {
-	f := func(t string) fieldDef { return fieldDef{typ: t} }
-	fa := func(t string, args map[string]string) fieldDef { return fieldDef{typ: t, args: args} }
-	s := &schema{
-		objects: map[string]map[string]fieldDef{
-			"QueryRoot": {
-				"order":            fa("Order", map[string]string{"id": "ID!"}),
-				"orders":           fa("OrderConnection!", connArgs(map[string]string{"query": "String", "sortKey": "OrderSortKeys", "savedSearchId": "ID"})),
-				"fulfillmentOrder": fa("FulfillmentOrder", map[string]string{"id": "ID!"}),
-				"fulfillment":      fa("Fulfillment", map[string]string{"id": "ID!"}),
-				"shop":             f("Shop!"),
-			},
-			"Mutation": {
-				"fulfillmentCreate": fa("FulfillmentCreatePayload", map[string]string{"fulfillment": "FulfillmentInput!", "message": "String"}),
-				"fulfillmentTrackingInfoUpdate": fa("FulfillmentTrackingInfoUpdatePayload", map[string]string{
-					"fulfillmentId": "ID!", "trackingInfoInput": "FulfillmentTrackingInput!", "notifyCustomer": "Boolean",
-				}),
-			},
-			"Shop": {"id": f("ID!"), "name": f("String!"), "myshopifyDomain": f("String!"), "currencyCode": f("CurrencyCode!")},
-			"Order": {
-				"id": f("ID!"), "legacyResourceId": f("UnsignedInt64!"), "name": f("String!"), "email": f("String"), "note": f("String"),
-				"createdAt": f("DateTime!"), "updatedAt": f("DateTime!"), "processedAt": f("DateTime!"),
-				"cancelledAt": f("DateTime"), "cancelReason": f("OrderCancelReason"), "closed": f("Boolean!"), "closedAt": f("DateTime"),
-				"displayFinancialStatus": f("OrderDisplayFinancialStatus"), "displayFulfillmentStatus": f("OrderDisplayFulfillmentStatus!"),
-				"fullyPaid": f("Boolean!"), "currencyCode": f("CurrencyCode!"),
-				"totalPriceSet": f("MoneyBag!"), "currentTotalPriceSet": f("MoneyBag!"),
-				"shippingAddress":   f("MailingAddress"),
-				"lineItems":         fa("LineItemConnection!", connArgs(nil)),
-				"fulfillmentOrders": fa("FulfillmentOrderConnection!", connArgs(map[string]string{"displayable": "Boolean", "query": "String"})),
-				"fulfillments":      fa("[Fulfillment!]!", map[string]string{"first": "Int"}),
-				"refunds":           fa("[Refund!]!", map[string]string{"first": "Int"}),
-			},
-			"LineItem": {
-				"id": f("ID!"), "sku": f("String"), "title": f("String!"), "name": f("String!"),
-				"quantity": f("Int!"), "currentQuantity": f("Int!"), "unfulfilledQuantity": f("Int!"), "requiresShipping": f("Boolean!"),
-				"variant": f("ProductVariant"), "product": f("Product"), "originalUnitPriceSet": f("MoneyBag!"),
-			},
-			"ProductVariant": {"id": f("ID!"), "legacyResourceId": f("UnsignedInt64!"), "sku": f("String")},
-			"Product":        {"id": f("ID!"), "legacyResourceId": f("UnsignedInt64!"), "title": f("String!")},
-			"MoneyBag":       {"shopMoney": f("MoneyV2!"), "presentmentMoney": f("MoneyV2!")},
-			"MoneyV2":        {"amount": f("Decimal!"), "currencyCode": f("CurrencyCode!")},
-			"MailingAddress": {
-				"firstName": f("String"), "lastName": f("String"), "name": f("String"), "company": f("String"),
-				"address1": f("String"), "address2": f("String"), "city": f("String"), "province": f("String"), "provinceCode": f("String"),
-				"zip": f("String"), "country": f("String"), "countryCodeV2": f("CountryCode"), "phone": f("String"),
-			},
-			"FulfillmentOrder": {
-				"id": f("ID!"), "status": f("FulfillmentOrderStatus!"), "requestStatus": f("FulfillmentOrderRequestStatus!"),
-				"createdAt": f("DateTime!"), "updatedAt": f("DateTime!"), "orderId": f("ID!"), "order": f("Order!"),
-				"lineItems": fa("FulfillmentOrderLineItemConnection!", connArgs(nil)),
-			},
-			"FulfillmentOrderLineItem": {
-				"id": f("ID!"), "totalQuantity": f("Int!"), "remainingQuantity": f("Int!"), "sku": f("String"), "lineItem": f("LineItem!"),
-			},
-			"Fulfillment": {
-				"id": f("ID!"), "legacyResourceId": f("UnsignedInt64!"), "name": f("String!"), "status": f("FulfillmentStatus!"),
-				"createdAt": f("DateTime!"), "updatedAt": f("DateTime!"), "order": f("Order!"),
-				"trackingInfo":         fa("[FulfillmentTrackingInfo!]!", map[string]string{"first": "Int"}),
-				"fulfillmentLineItems": fa("FulfillmentLineItemConnection!", connArgs(nil)),
-			},
-			"FulfillmentTrackingInfo": {"company": f("String"), "number": f("String"), "url": f("URL")},
-			"FulfillmentLineItem":     {"id": f("ID!"), "quantity": f("Int"), "lineItem": f("LineItem!")},
-			"Refund": {
-				"id": f("ID!"), "legacyResourceId": f("UnsignedInt64!"), "createdAt": f("DateTime"), "note": f("String"),
-				"totalRefundedSet": f("MoneyBag!"),
-				"refundLineItems":  fa("RefundLineItemConnection!", connArgs(nil)),
-			},
-			"RefundLineItem":                       {"id": f("ID"), "quantity": f("Int!"), "restockType": f("RefundLineItemRestockType!"), "lineItem": f("LineItem!")},
-			"UserError":                            {"field": f("[String!]"), "message": f("String!")},
-			"FulfillmentCreatePayload":             {"fulfillment": f("Fulfillment"), "userErrors": f("[UserError!]!")},
-			"FulfillmentTrackingInfoUpdatePayload": {"fulfillment": f("Fulfillment"), "userErrors": f("[UserError!]!")},
-			"PageInfo":                             {"hasNextPage": f("Boolean!"), "hasPreviousPage": f("Boolean!"), "startCursor": f("String"), "endCursor": f("String")},
-		},
-		inputs: map[string]map[string]string{
-			"FulfillmentInput": {
-				"lineItemsByFulfillmentOrder": "[FulfillmentOrderLineItemsInput!]!",
-				"notifyCustomer":              "Boolean",
-				"trackingInfo":                "FulfillmentTrackingInput",
-				"originAddress":               "FulfillmentOriginAddressInput",
-			},
-			"FulfillmentOrderLineItemsInput": {"fulfillmentOrderId": "ID!", "fulfillmentOrderLineItems": "[FulfillmentOrderLineItemInput!]"},
-			"FulfillmentOrderLineItemInput":  {"id": "ID!", "quantity": "Int!"},
-			"FulfillmentTrackingInput":       {"company": "String", "number": "String", "numbers": "[String!]", "url": "URL", "urls": "[URL!]"},
-			"FulfillmentOriginAddressInput":  {"address1": "String", "address2": "String", "city": "String", "zip": "String", "provinceCode": "String", "countryCode": "String!"},
-		},
-		enums: map[string][]string{
-			"OrderSortKeys": {"CREATED_AT", "CUSTOMER_NAME", "DESTINATION", "FINANCIAL_STATUS", "FULFILLMENT_STATUS", "ID", "ORDER_NUMBER",
-				"PO_NUMBER", "PROCESSED_AT", "RELEVANCE", "TOTAL_ITEMS_QUANTITY", "TOTAL_PRICE", "UPDATED_AT"},
-			"OrderCancelReason":             {"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"},
-			"OrderDisplayFinancialStatus":   {"AUTHORIZED", "EXPIRED", "PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED", "PENDING", "REFUNDED", "VOIDED"},
-			"OrderDisplayFulfillmentStatus": {"FULFILLED", "IN_PROGRESS", "ON_HOLD", "OPEN", "PARTIALLY_FULFILLED", "PENDING_FULFILLMENT", "REQUEST_DECLINED", "RESTOCKED", "SCHEDULED", "UNFULFILLED"},
-			"FulfillmentOrderStatus":        {"CANCELLED", "CLOSED", "INCOMPLETE", "IN_PROGRESS", "ON_HOLD", "OPEN", "SCHEDULED"},
-			"FulfillmentOrderRequestStatus": {"ACCEPTED", "CANCELLATION_ACCEPTED", "CANCELLATION_REJECTED", "CANCELLATION_REQUESTED", "CLOSED", "REJECTED", "SUBMITTED", "UNSUBMITTED"},
-			"FulfillmentStatus":             {"CANCELLED", "ERROR", "FAILURE", "OPEN", "PENDING", "SUCCESS"},
-			"RefundLineItemRestockType":     {"CANCEL", "LEGACY_RESTOCK", "NO_RESTOCK", "RETURN"},
-			"CurrencyCode":                  nil, // any ISO code
-			"CountryCode":                   nil,
-		},
-	}
-	// Connections and edges of node types.
-	for _, node := range []string{"Order", "LineItem", "FulfillmentOrder", "FulfillmentOrderLineItem", "FulfillmentLineItem", "RefundLineItem"} {
-		s.objects[node+"Connection"] = map[string]fieldDef{"nodes": f("[" + node + "!]!"), "edges": f("[" + node + "Edge!]!"), "pageInfo": f("PageInfo!")}
-		s.objects[node+"Edge"] = map[string]fieldDef{"cursor": f("String!"), "node": f(node + "!")}
-	}
-	// Enums with no fixed list are output-only scalars here.
-	for k, v := range s.enums {
-		if v == nil {
-			delete(s.enums, k)
-			scalars[k] = true
-		}
-	}
-	return s
-}
+var adminSchema = loadSchema("admin.graphql", adminSDL)
 
 // gqlTime formats a GraphQL DateTime: UTC, second resolution.
 func gqlTime(t time.Time) any {
@@ -806,6 +688,9 @@ func (s *Sim) fulfillmentCreate(sh *simShop, in map[string]any) *payload {
 		}
 		return &payload{errs: []userError{{field: field, message: msg}}}
 	}
+	if m := s.faults.RefuseFulfillments; m != "" {
+		return fail(m)
+	}
 	groups, _ := in["lineItemsByFulfillmentOrder"].([]any)
 	if len(groups) == 0 {
 		return fail("Line items by fulfillment order must contain at least one fulfillment order.", "fulfillment", "lineItemsByFulfillmentOrder")
@@ -942,9 +827,9 @@ func (s *Sim) trackingInfoUpdate(sh *simShop, a map[string]any) *payload {
 	notify, _ := a["notifyCustomer"].(bool)
 	f.tracking = tracking
 	f.updatedAt = s.cfg.Now().Truncate(time.Second)
-	s.trkUps = append(s.trkUps, TrackingUpdate{Shop: sh.cfg.Domain, OrderID: f.order.id, FulfillmentID: f.id, Tracking: tracking, NotifyCustomer: notify})
+	s.trkUps.Append(TrackingUpdate{Shop: sh.cfg.Domain, OrderID: f.order.id, FulfillmentID: f.id, Tracking: tracking, NotifyCustomer: notify})
 	if notify {
-		s.notes = append(s.notes, Notification{Shop: sh.cfg.Domain, OrderID: f.order.id, FulfillmentID: f.id, Kind: "shipping_update"})
+		s.notes.Append(Notification{Shop: sh.cfg.Domain, OrderID: f.order.id, FulfillmentID: f.id, Kind: "shipping_update"})
 	}
 	s.enqueue(f.order, "fulfillments/update", s.fulfillmentBody(f))
 	return &payload{fulfillment: f}

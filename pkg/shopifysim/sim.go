@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 )
 
 // DefaultAPIVersion is the Admin API version the simulator reports in
@@ -53,6 +55,11 @@ type Faults struct {
 	// one of these root fields (e.g. "fulfillmentCreate"); empty: every
 	// request.
 	Only []string
+	// RefuseFulfillments, when set, answers every fulfillmentCreate with
+	// this userErrors message and creates nothing: a refusal that only the
+	// merchant can fix (a location that cannot fulfil, say). Not limited
+	// by Only.
+	RefuseFulfillments string
 
 	// DropWebhooks never delivers this share of webhooks (reconciliation
 	// has to find what they said).
@@ -130,8 +137,8 @@ type Sim struct {
 	shops  map[string]*simShop
 	nextID int64
 	stats  Stats
-	notes  []Notification
-	trkUps []TrackingUpdate
+	notes  ring.Log[Notification]   // bounded: the newest ring.DefaultMax
+	trkUps ring.Log[TrackingUpdate] // bounded: the newest ring.DefaultMax
 
 	hooks *deliverer
 	ctl   *http.ServeMux
@@ -301,11 +308,12 @@ type Notification struct {
 	Kind string
 }
 
-// Notifications lists the customer e-mails sent, oldest first.
+// Notifications lists the customer e-mails sent, oldest first (the newest
+// 10,000: the log is bounded).
 func (s *Sim) Notifications() []Notification {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Notification(nil), s.notes...)
+	return s.notes.All()
 }
 
 // TrackingUpdate records one fulfillmentTrackingInfoUpdate.
@@ -317,11 +325,12 @@ type TrackingUpdate struct {
 	NotifyCustomer bool
 }
 
-// TrackingUpdates lists the tracking changes made through the API.
+// TrackingUpdates lists the tracking changes made through the API, oldest
+// first (the newest 10,000: the log is bounded).
 func (s *Sim) TrackingUpdates() []TrackingUpdate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]TrackingUpdate(nil), s.trkUps...)
+	return s.trkUps.All()
 }
 
 // chance draws against a share; s.mu is held.

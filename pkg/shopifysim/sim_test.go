@@ -145,7 +145,15 @@ func TestValidation(t *testing.T) {
 		{"missing required argument", `{ order { id } }`, "missingRequiredArguments"},
 		{"bad enum", `{ orders(first: 1, sortKey: NEWEST) { nodes { id } } }`, "argumentLiteralsIncompatible"},
 		{"undeclared variable", `query { order(id: $id) { id } }`, "variableNotDefined"},
-		{"fragment", `{ shop { ...F } }`, "parseError"},
+		{"undefined fragment", `{ shop { ...F } }`, "useAndDefineFragment"},
+		{"fragment on the wrong type", `{ shop { ...F } } fragment F on Order { id }`, "cannotSpreadFragment"},
+		{"unknown directive", `{ shop { name @nope } }`, "undefinedDirective"},
+		{"unsupported directive", `{ shop { ... @defer { name } } }`, "directiveNotSupported"},
+		{"unused variable", `query($id: ID!) { shop { name } }`, "variableNotUsed"},
+		{"variable type mismatch", `query($id: String!) { order(id: $id) { id } }`, "variableMismatch"},
+		{"field conflict", `{ shop { x: name x: id } }`, "fieldConflict"},
+		{"subscription", `subscription { shop { name } }`, "missingSubscriptionConfiguration"},
+		{"introspection", `{ __schema { queryType { name } } }`, "undefinedField"},
 		{"syntax", `{ shop { name }`, "parseError"},
 	}
 	for _, c := range cases {
@@ -162,6 +170,73 @@ func TestValidation(t *testing.T) {
 	r := f.call(token, createMutation, map[string]any{"fulfillment": map[string]any{"lineItemsByFulfillmentOrder": []any{map[string]any{"fulfillmentOrderId": "x", "bogus": 1}}}})
 	if len(r.Errors) == 0 || dig(r.Errors[0], "extensions", "code") != "INVALID_VARIABLE" {
 		t.Fatalf("unknown input field: %v", r.Errors)
+	}
+	r = f.call(token, `query($id: ID!) { order(id: $id) { id } }`, nil)
+	if len(r.Errors) == 0 || dig(r.Errors[0], "extensions", "code") != "INVALID_VARIABLE" {
+		t.Fatalf("missing required variable: %v", r.Errors)
+	}
+}
+
+// Fragments, @skip and @include are GraphQL the simulator accepts (the
+// connector does not send them): fields are collected and merged as the
+// spec says, and cost what the same fields written out would.
+func TestFragmentsAndDirectives(t *testing.T) {
+	f := newFixture(t, shopifysim.Config{}, shopifysim.ShopConfig{})
+	o := f.order(true)
+	vars := map[string]any{"id": "gid://shopify/Order/" + itoa(o.ID), "withLines": true, "noName": true}
+	plain := f.call(token, `query($id: ID!) { order(id: $id) { id email lineItems(first: 5) { nodes { id sku } } } }`, vars)
+	frag := f.call(token, `query Q($id: ID!, $withLines: Boolean!, $noName: Boolean!) {
+	  order(id: $id) {
+	    ...Ids
+	    ... on Order { email name @skip(if: $noName) }
+	    lineItems(first: 5) @include(if: $withLines) { nodes { id } }
+	    lineItems(first: 5) { nodes { ...Line } }
+	    fulfillments(first: 1) @include(if: false) { id }
+	  }
+	}
+	fragment Ids on Order { id }
+	fragment Line on LineItem { sku }`, vars)
+	for _, r := range []gqlResponse{plain, frag} {
+		if len(r.Errors) > 0 {
+			t.Fatal(r.Errors)
+		}
+	}
+	a, _ := json.Marshal(plain.Data)
+	b, _ := json.Marshal(frag.Data)
+	if string(a) != string(b) {
+		t.Fatalf("with fragments\n got %s\nwant %s", b, a)
+	}
+	if p, q := dig(plain.Extensions, "cost", "requestedQueryCost"), dig(frag.Extensions, "cost", "requestedQueryCost"); p != q {
+		t.Fatalf("requested cost %v with fragments, %v without", q, p)
+	}
+}
+
+// The connector's operations cost what Shopify charges for them (the
+// connector's admin adapter budgets with these numbers).
+func TestConnectorQueryCosts(t *testing.T) {
+	f := newFixture(t, shopifysim.Config{}, shopifysim.ShopConfig{})
+	o := f.order(true)
+	id := map[string]any{"id": "gid://shopify/Order/" + itoa(o.ID)}
+	for _, c := range []struct {
+		name  string
+		query string
+		vars  map[string]any
+		want  float64
+	}{
+		{"order", benchOrderQuery, id, 802},
+		{"fulfilment state", benchStateQuery, id, 638}, // the connector budgets 640
+		{"changed orders", benchChangedQuery, map[string]any{"query": "updated_at:>='2026-01-01T00:00:00Z'"}, 102},
+		{"fulfillmentCreate", benchCreateMutation, map[string]any{"fulfillment": map[string]any{"lineItemsByFulfillmentOrder": []any{}}}, 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.call(token, c.query, c.vars)
+			if len(r.Errors) > 0 {
+				t.Fatal(r.Errors)
+			}
+			if got := dig(r.Extensions, "cost", "requestedQueryCost"); got != c.want {
+				t.Fatalf("requested cost %v, want %v", got, c.want)
+			}
+		})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 	"github.com/dropsync/dropsync/pkg/internal/sched"
 )
 
@@ -68,8 +69,8 @@ type delivery struct {
 type deliverer struct {
 	s       *Sim
 	q       *sched.Queue[*delivery]
-	mu      sync.Mutex // guards records and the records' fields
-	records []*Delivery
+	mu      sync.Mutex          // guards records and the records' fields
+	records ring.Log[*Delivery] // bounded: the newest ring.DefaultMax (the queue holds its own)
 }
 
 func newDeliverer(s *Sim) *deliverer {
@@ -92,7 +93,7 @@ func (s *Sim) enqueue(o *simOrder, topic string, body []byte) {
 	d := s.hooks
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.records = append(d.records, rec)
+	d.records.Append(rec)
 	if sh.cfg.WebhookURL == "" {
 		return
 	}
@@ -114,7 +115,7 @@ func (s *Sim) enqueue(o *simOrder, topic string, body []byte) {
 	if s.chance(s.faults.DuplicateWebhooks) {
 		dup := *rec
 		dup.Duplicate, dup.WebhookID = true, s.uuid()
-		d.records = append(d.records, &dup)
+		d.records.Append(&dup)
 		d.q.Push(&delivery{rec: &dup, url: sh.cfg.WebhookURL, key: sh.cfg.AppSecret, ver: s.cfg.APIVersion}, time.Now().Add(delay()))
 	}
 }
@@ -176,16 +177,15 @@ func (d *deliverer) post(ctx context.Context, x *delivery) int {
 	return resp.StatusCode
 }
 
-// Deliveries lists every webhook the simulator meant to send, in the order
-// the events happened (injected duplicates right after their original).
+// Deliveries lists the webhooks the simulator meant to send, in the order
+// the events happened (injected duplicates right after their original):
+// the newest 10,000, as the log is bounded.
 func (s *Sim) Deliveries() []Delivery {
 	d := s.hooks
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]Delivery, len(d.records))
-	for i, r := range d.records {
-		out[i] = *r
-	}
+	out := make([]Delivery, 0, d.records.Len())
+	d.records.Each(func(r *Delivery) bool { out = append(out, *r); return true })
 	return out
 }
 
@@ -212,13 +212,14 @@ func (s *Sim) Redeliver(eventID string) error {
 	d := s.hooks
 	d.mu.Lock()
 	var orig *Delivery
-	for _, r := range d.records {
+	d.records.Each(func(r *Delivery) bool {
 		if r.EventID == eventID && !r.Duplicate {
 			c := *r
 			orig = &c
-			break
+			return false
 		}
-	}
+		return true
+	})
 	d.mu.Unlock()
 	if orig == nil {
 		return fmt.Errorf("%w: no delivery with event id %s", ErrInvalid, eventID)
@@ -236,7 +237,7 @@ func (s *Sim) Redeliver(eventID string) error {
 	dup.Duplicate, dup.Attempts, dup.Delivered, dup.Dropped, dup.GaveUp, dup.LastStatus = true, 0, false, false, false, 0
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.records = append(d.records, &dup)
+	d.records.Append(&dup)
 	d.q.Push(&delivery{rec: &dup, url: url, key: key, ver: s.cfg.APIVersion}, time.Now())
 	return nil
 }

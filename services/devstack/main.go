@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/telemetry"
 	"github.com/dropsync/dropsync/services/devstack/internal/stack"
@@ -56,11 +58,17 @@ func run(ctx context.Context) error {
 	}
 	defer func() { _ = logFile.Close() }()
 	log := telemetry.NewLogger(logFile, cfg.LogLevel, cfg.LogFormat)
-	// Every service runs in this process on the global providers, so they
-	// share one resource: service.name dropsync-devstack (OTEL_SERVICE_NAME
-	// overrides it). The stdout exporter writes to the log file, not over
-	// the live view.
-	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, Exporter: cfg.TraceExporter, Writer: logFile})
+	// Every service runs in this process with its own tracer and meter
+	// providers (stack.Start), so each keeps its service.name; the global
+	// ones, service.name dropsync-devstack (OTEL_SERVICE_NAME overrides
+	// it), hold what is the process's own. The stdout exporter writes to
+	// the log file, not over the live view.
+	// The live view reads the same instruments the exporters get, through
+	// an in-process reader.
+	cfg.Metrics = sdkmetric.NewManualReader()
+	cfg.TraceWriter = logFile
+	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: serviceName, Exporter: cfg.TraceExporter, Writer: logFile,
+		Readers: []sdkmetric.Reader{cfg.Metrics}})
 	if err != nil {
 		return err
 	}

@@ -10,56 +10,17 @@
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"net"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/dropsync/dropsync/pkg/config"
-	"github.com/dropsync/dropsync/pkg/telemetry"
+	"github.com/dropsync/dropsync/pkg/launch"
 	"github.com/dropsync/dropsync/services/notifier/service"
 )
 
 func main() {
-	docs := flag.Bool("config-docs", false, "print the configuration variables as a Markdown table and exit")
-	flag.Parse()
-	if *docs {
-		if err := config.PrintUsage(os.Stdout, &service.Config{}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "notifier:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	var cfg service.Config
-	if err := config.Load(&cfg); err != nil {
-		return err
-	}
-	log := telemetry.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	shutdown, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: service.Name, Exporter: cfg.TraceExporter})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := shutdown(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("telemetry shutdown", "err", err)
-		}
-	}()
-	addr := cfg.ListenAddr(service.DefaultAddr)
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
-	return service.Run(ctx, cfg, lis, log)
+	launch.Main(launch.Spec[service.Config]{
+		Name:      service.Name,
+		Load:      func(c *service.Config) error { return config.Load(c) },
+		Telemetry: func(c *service.Config) config.Telemetry { return c.Telemetry },
+		Addr:      func(c *service.Config) string { return c.ListenAddr(service.DefaultAddr) },
+		Run:       service.Run,
+	})
 }
