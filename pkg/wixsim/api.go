@@ -26,6 +26,7 @@ func (s *Sim) routes() {
 	m.HandleFunc("POST "+BasePath+"/orders/search", s.api("searchOrders", false, s.searchOrders))
 	m.HandleFunc("POST "+BasePath+"/fulfillments/orders/{orderId}/create-fulfillment", s.api("createFulfillment", true, s.createFulfillment))
 	m.HandleFunc("GET "+BasePath+"/fulfillments/orders/{orderId}", s.api("listFulfillments", false, s.listFulfillments))
+	m.HandleFunc("PATCH "+BasePath+"/fulfillments/{fulfillmentId}/orders/{orderId}", s.api("updateFulfillment", true, s.updateFulfillment))
 	m.HandleFunc("POST "+BasePath+"/fulfillments/orders/bulk/create-fulfillments", s.api("bulkCreateFulfillments", true, s.bulkCreateFulfillments))
 	m.Handle(simctl.Prefix, s.controlMux()) // the simulator's own controls, not Wix's API
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

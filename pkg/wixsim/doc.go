@@ -9,6 +9,7 @@
 //	POST /ecom/v1/orders/search                                   cursor paging, filter, sort
 //	POST /ecom/v1/fulfillments/orders/{orderId}/create-fulfillment
 //	GET  /ecom/v1/fulfillments/orders/{orderId}
+//	PATCH /ecom/v1/fulfillments/{fulfillmentId}/orders/{orderId}  trackingInfo only, no e-mail
 //	POST /ecom/v1/fulfillments/orders/bulk/create-fulfillments    1 to 100 orders
 //
 // Every call is authenticated: "Authorization: <OAuth access token>" with

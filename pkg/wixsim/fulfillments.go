@@ -119,7 +119,7 @@ func (s *Sim) fulfil(o *simOrder, in fulfillmentInput, field string) (Fulfillmen
 	o.fulfillments = append(o.fulfillments, f)
 	s.touch(o)
 	if tracking != nil && !o.site.cfg.ShippingEmailOff {
-		s.emails = append(s.emails, Email{SiteID: o.site.cfg.SiteID, OrderID: o.o.ID, FulfillmentID: f.ID, TrackingNumber: tracking.TrackingNumber})
+		s.emails.Append(Email{SiteID: o.site.cfg.SiteID, OrderID: o.o.ID, FulfillmentID: f.ID, TrackingNumber: tracking.TrackingNumber})
 	}
 	s.emit(o, "fulfillments", "updated", map[string]any{"updatedEvent": map[string]any{"currentEntity": o.withFulfillments()}})
 	s.emitUpdated(o)

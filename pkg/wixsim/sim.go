@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 )
 
 // Defaults of Config.
@@ -159,7 +161,7 @@ type Sim struct {
 	byToken  map[string]*simSite
 	byKey    map[string][]*simSite
 	orders   map[string]*simOrder
-	emails   []Email
+	emails   ring.Log[Email]        // bounded: the newest ring.DefaultMax
 	calls    map[string][]time.Time // by instance: requests in the window
 	webhooks *deliverer
 }
@@ -336,11 +338,12 @@ type Email struct {
 	TrackingNumber string
 }
 
-// Emails lists the shipping confirmations sent, oldest first.
+// Emails lists the shipping confirmations sent, oldest first (the newest
+// 10,000: the log is bounded).
 func (s *Sim) Emails() []Email {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Email(nil), s.emails...)
+	return s.emails.All()
 }
 
 // chance draws against a share; s.mu is held.

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 	"github.com/dropsync/dropsync/pkg/internal/sched"
 )
 
@@ -178,7 +179,7 @@ func (s *Sim) emit(o *simOrder, entity, slug string, body map[string]any) {
 	defer d.mu.Unlock()
 	d.events = append(d.events, e)
 	rec := &Delivery{EventID: e.ID, Type: e.Type}
-	d.records = append(d.records, rec)
+	d.records.Append(rec)
 	if d.url == "" {
 		return
 	}
@@ -199,7 +200,7 @@ func (s *Sim) emit(o *simOrder, entity, slug string, body map[string]any) {
 	d.q.Push(&delivery{rec: rec, ev: e, url: d.url}, time.Now().Add(delay()))
 	if s.chance(s.f.DuplicateWebhooks) {
 		dup := &Delivery{EventID: e.ID, Type: e.Type, Duplicate: true}
-		d.records = append(d.records, dup)
+		d.records.Append(dup)
 		d.q.Push(&delivery{rec: dup, ev: e, url: d.url}, time.Now().Add(delay()))
 	}
 }
@@ -217,7 +218,7 @@ type deliverer struct {
 	q       *sched.Queue[*delivery]
 	mu      sync.Mutex // guards url, records, events and the records' fields
 	url     string
-	records []*Delivery
+	records ring.Log[*Delivery] // bounded: the newest ring.DefaultMax (the queue holds its own)
 	events  []*Event
 }
 
@@ -282,16 +283,15 @@ func (s *Sim) Events() []Event {
 	return out
 }
 
-// Deliveries lists every webhook the simulator meant to send, in the order
-// the events happened (injected duplicates right after their original).
+// Deliveries lists the webhooks the simulator meant to send, in the order
+// the events happened (injected duplicates right after their original):
+// the newest 10,000, as the log is bounded.
 func (s *Sim) Deliveries() []Delivery {
 	d := s.webhooks
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]Delivery, len(d.records))
-	for i, r := range d.records {
-		out[i] = *r
-	}
+	out := make([]Delivery, 0, d.records.Len())
+	d.records.Each(func(r *Delivery) bool { out = append(out, *r); return true })
 	return out
 }
 
@@ -331,7 +331,7 @@ func (s *Sim) Redeliver(eventID string) error {
 		return fmt.Errorf("%w: no webhook url", ErrInvalid)
 	}
 	rec := &Delivery{EventID: ev.ID, Type: ev.Type, Duplicate: true}
-	d.records = append(d.records, rec)
+	d.records.Append(rec)
 	d.q.Push(&delivery{rec: rec, ev: ev, url: d.url}, time.Now())
 	return nil
 }
