@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 )
 
 // API names the simulator serves.
@@ -89,6 +91,9 @@ type Config struct {
 	// RiskControlFor, when set, puts every paid order in RISK_CONTROL for
 	// that long before WAIT_SELLER_SEND_GOODS.
 	RiskControlFor time.Duration
+	// CallLog is how many calls Calls keeps, the newest; default 10,000.
+	// CallCount counts every call, however old.
+	CallLog int
 }
 
 // Sim is the simulator. It is safe for concurrent use.
@@ -107,7 +112,8 @@ type Sim struct {
 	nextOrder int64
 	failures  []Failure
 	faults    []Fault
-	calls     []Call
+	calls     *ring.Log[Call]
+	callsBy   map[string]int // calls per API, ever (since ResetCalls)
 	seq       int64
 	flip      bool
 }
@@ -145,6 +151,8 @@ func New(cfg Config) *Sim {
 		orders:    map[int64]*order{},
 		byOut:     map[string][]int64{},
 		nextOrder: 8190000000000001,
+		calls:     ring.New[Call](cfg.CallLog),
+		callsBy:   map[string]int{},
 	}
 }
 
@@ -216,31 +224,30 @@ type Call struct {
 	RequestID string
 }
 
-// Calls returns every call so far, oldest first.
+// Calls returns the calls so far, oldest first: the newest Config.CallLog
+// of them, so a simulator that runs for days holds a bounded log.
 func (s *Sim) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
+	return s.calls.All()
 }
 
 // CallCount counts the calls to api ("" counts all), answered or not.
 func (s *Sim) CallCount(api string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		if api == "" || c.API == api {
-			n++
-		}
+	if api == "" {
+		return s.calls.Total()
 	}
-	return n
+	return s.callsBy[api]
 }
 
 // ResetCalls forgets the recorded calls.
 func (s *Sim) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = nil
+	s.calls.Reset()
+	clear(s.callsBy)
 }
 
 // apiError is an error_response.
@@ -416,7 +423,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) record(c Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, c)
+	s.calls.Append(c)
+	s.callsBy[c.API]++
 }
 
 func (s *Sim) answerError(w http.ResponseWriter, call Call, e *apiError) {

@@ -638,3 +638,32 @@ func TestDocumentedShapes(t *testing.T) {
 		t.Errorf("child %v: want sku_id and product_count, no product_id", kid)
 	}
 }
+
+// TestCallLogIsBounded: a simulator polled for days (make run) keeps only
+// the newest Config.CallLog calls, and still counts every call.
+func TestCallLogIsBounded(t *testing.T) {
+	e := newEnv(t, sim.Config{CallLog: 50})
+	const n = 200
+	for range n {
+		e.call(sim.MethodOrderList, nil)
+	}
+	calls := e.sim.Calls()
+	if len(calls) != 50 {
+		t.Fatalf("%d calls kept, want 50", len(calls))
+	}
+	for i := 1; i < len(calls); i++ {
+		if calls[i].At.Before(calls[i-1].At) {
+			t.Fatalf("calls out of order at %d", i)
+		}
+	}
+	if got := e.sim.CallCount(sim.MethodOrderList); got != n {
+		t.Fatalf("CallCount = %d, want %d", got, n)
+	}
+	if got := e.sim.CallCount(""); got != n {
+		t.Fatalf("CallCount(\"\") = %d, want %d", got, n)
+	}
+	e.sim.ResetCalls()
+	if len(e.sim.Calls()) != 0 || e.sim.CallCount("") != 0 {
+		t.Fatal("ResetCalls kept calls")
+	}
+}

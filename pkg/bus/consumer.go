@@ -16,13 +16,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/metrics"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
 
@@ -280,7 +282,18 @@ func (c ConsumerConfig) Validate() error {
 // MaxDeliver is unlimited on the server: Consume counts deliveries itself
 // and dead-letters after the last one, so a message never stays behind in
 // JetStream's "max deliveries reached" state, where nobody would see it.
+// A single filter goes as FilterSubject, so the create request's subject
+// carries it and the server checks it: a NATS user allowed only that
+// subject cannot widen the filter (pkg/natsperm).
 func (c ConsumerConfig) jetstreamConfig() jetstream.ConsumerConfig {
+	cfg := c.baseJetstreamConfig()
+	if len(cfg.FilterSubjects) == 1 {
+		cfg.FilterSubject, cfg.FilterSubjects = cfg.FilterSubjects[0], nil
+	}
+	return cfg
+}
+
+func (c ConsumerConfig) baseJetstreamConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:        c.Durable,
 		Description:    "dropsync consumer " + c.Durable + " (renaming it replays the stream)",
@@ -306,8 +319,9 @@ func (c ConsumerConfig) jetstreamConfig() jetstream.ConsumerConfig {
 //
 // For each message, Consume decodes the envelope (a message that does not
 // decode is dead-lettered at once with reason "decode: ..."), starts a
-// consumer span whose parent is the trace context in the headers, calls the
-// middleware and h, and recovers a panic as an error. Every decoded message
+// consumer span (telemetry.FromContext(ctx)'s tracer, the messaging
+// semantic conventions) whose parent is the trace context in the headers,
+// calls the middleware and h, and recovers a panic as an error. Every decoded message
 // reaches h, Message.Last set from the MaxDeliver-th delivery on (also
 // past it, when earlier deliveries had no outcome). Then: nil acks; a
 // RetryLater error naks it with its own delay, even on the last delivery;
@@ -349,9 +363,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		cfg:     cfg,
 		handler: h,
 		hctx:    hctx,
-		tracer:  otel.Tracer(instrumentation),
-		prop:    otel.GetTextMapPropagator(),
+		tracer:  telemetry.FromContext(ctx).Tracer.Tracer(instrumentation),
+		prop:    propagator,
 		log:     cfg.Logger.With("stream", cfg.Stream, "consumer", cfg.Durable),
+		pending: metrics.ConsumerPendingGauge.Series(
+			attribute.String(metrics.LabelStream, cfg.Stream), attribute.String(metrics.LabelDurable, cfg.Durable)),
 	}
 
 	parts := make([]chan jetstream.Msg, cfg.Concurrency)
@@ -435,6 +451,7 @@ type consumer struct {
 	tracer   trace.Tracer
 	prop     propagation.TextMapPropagator
 	log      *slog.Logger
+	pending  *metrics.Series // the consumer's lag
 	stopping atomic.Bool
 	gone     atomic.Pointer[error] // why the watchdog stopped the iterator
 }
@@ -450,7 +467,10 @@ func (c *consumer) watch(ctx context.Context, cons jetstream.Consumer, iter jets
 			return
 		case <-t.C:
 		}
-		_, err := cons.Info(ctx)
+		info, err := cons.Info(ctx)
+		if err == nil {
+			c.pending.Set(int64(info.NumPending))
+		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 			c.gone.Store(&err)
 			iter.Stop()
@@ -512,6 +532,16 @@ func (c *consumer) work(in <-chan jetstream.Msg) {
 	}
 }
 
+// observe records the consumer's lag as of a delivery (the watchdog
+// records it every AckWait too, when nothing is delivered) and counts a
+// redelivery.
+func (c *consumer) observe(meta *jetstream.MsgMetadata) {
+	c.pending.Set(int64(meta.NumPending))
+	if meta.NumDelivered > 1 {
+		metrics.RecordRedelivery(c.hctx, c.cfg.Stream, c.cfg.Durable)
+	}
+}
+
 // process handles one message and settles it: ack, nak with delay, or dead
 // letter.
 func (c *consumer) process(msg jetstream.Msg) {
@@ -532,12 +562,14 @@ func (c *consumer) process(msg jetstream.Msg) {
 		Deliveries: meta.NumDelivered,
 		Timestamp:  meta.Timestamp,
 	}
+	c.observe(meta)
 	ctx := c.prop.Extract(c.hctx, HeaderCarrier(m.Header))
 	ctx, span := c.tracer.Start(ctx, "process "+c.cfg.Durable,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			semconv.MessagingSystemKey.String("nats"),
 			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"),
 			semconv.MessagingDestinationName(m.Subject),
 			semconv.MessagingConsumerGroupName(c.cfg.Durable),
 			semconv.MessagingMessageID(m.Header.Get(jetstream.MsgIDHeader)),
@@ -662,6 +694,7 @@ func (c *consumer) deadLetter(ctx context.Context, log func() *slog.Logger, msg 
 	if err := msg.TermWithReason(headerValue(reason, 200)); err != nil {
 		log().WarnContext(ctx, "term dead-lettered message", "err", err)
 	}
+	metrics.RecordDeadLettered(ctx, m.Stream, c.cfg.Durable)
 	log().ErrorContext(ctx, "dead-lettered", "reason", reason)
 }
 

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/dropsync/dropsync/pkg/metrics"
 )
 
 // DeadLetter is one message in the DEAD_LETTER stream.
@@ -100,4 +104,51 @@ func DeadLetters(ctx context.Context, js jetstream.JetStream, stream string, lim
 		}
 	}
 	return out, nil
+}
+
+// DefaultDeadLetterEvery is how often WatchDeadLetters reads the depth.
+const DefaultDeadLetterEvery = 15 * time.Second
+
+// WatchDeadLetters keeps the dead-letter depth gauge
+// (metrics.DeadLetterDepth, per origin stream) current: every period
+// (DefaultDeadLetterEvery when zero) it reads how many messages the
+// DEAD_LETTER stream holds under each "dlq.<stream>", until ctx ends. The
+// event streams are reported at zero when they have none, so an alert
+// has a series to watch. One service runs it (the orders service), so the
+// figure is not exported several times. A failed read keeps the last
+// figures and is retried at the next period.
+func WatchDeadLetters(ctx context.Context, js jetstream.JetStream, every time.Duration) error {
+	if every <= 0 {
+		every = DefaultDeadLetterEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		readDeadLetterDepth(ctx, js)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func readDeadLetterDepth(ctx context.Context, js jetstream.JetStream) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, StreamDeadLetter)
+	if err != nil {
+		return
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(KindDeadLetter+".>"))
+	if err != nil {
+		return
+	}
+	depth := map[string]int64{StreamStore: 0, StreamSupplier: 0, StreamOrder: 0}
+	for subject, n := range info.State.Subjects {
+		depth[strings.TrimPrefix(subject, KindDeadLetter+".")] += int64(n)
+	}
+	for stream, n := range depth {
+		metrics.DeadLetterDepthGauge.Set(n, attribute.String(metrics.LabelStream, stream))
+	}
 }

@@ -9,17 +9,21 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
 
 // instrumentation names the tracer of this package.
 const instrumentation = "github.com/dropsync/dropsync/pkg/bus"
+
+// propagator carries trace context in message headers: W3C TraceContext and
+// Baggage, whatever the global propagator is.
+var propagator = telemetry.Propagator()
 
 // Defaults of PublisherConfig.
 const (
@@ -44,6 +48,16 @@ type PublisherConfig struct {
 	// AckTimeout bounds the wait for each async PubAck. Default
 	// DefaultAckTimeout.
 	AckTimeout time.Duration
+	// Telemetry makes the publish spans; default the global providers.
+	Telemetry *telemetry.Providers
+}
+
+// EventPublisher is what code that emits events needs of the bus: Publish
+// returns once the event is stored (or known as a duplicate). *Publisher is
+// one; tests pass recorders. Every package that publishes takes this one
+// interface rather than declaring its own.
+type EventPublisher interface {
+	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
 }
 
 // Publisher publishes envelopes to JetStream: Nats-Msg-Id is the event id,
@@ -66,11 +80,14 @@ func NewPublisher(js jetstream.JetStream, cfg PublisherConfig) *Publisher {
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = DefaultAckTimeout
 	}
+	if cfg.Telemetry == nil {
+		cfg.Telemetry = telemetry.FromContext(context.Background())
+	}
 	return &Publisher{
 		js:         js,
 		sem:        make(chan struct{}, cfg.MaxInFlight),
 		ackTimeout: cfg.AckTimeout,
-		tracer:     otel.Tracer(instrumentation),
+		tracer:     cfg.Telemetry.Tracer.Tracer(instrumentation),
 	}
 }
 
@@ -214,6 +231,7 @@ func (p *Publisher) startSpan(ctx context.Context, subject string, env *eventsv1
 		trace.WithAttributes(
 			semconv.MessagingSystemKey.String("nats"),
 			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("send"),
 			semconv.MessagingDestinationName(subject),
 			semconv.MessagingMessageID(env.GetEventId()),
 		))
@@ -236,6 +254,6 @@ func newMsg(ctx context.Context, subject string, env *eventsv1.Envelope) (*nats.
 	if id := env.GetOrderId(); id != "" {
 		h.Set(HeaderOrderID, headerValue(id, 1024))
 	}
-	otel.GetTextMapPropagator().Inject(ctx, HeaderCarrier(h))
+	propagator.Inject(ctx, HeaderCarrier(h))
 	return &nats.Msg{Subject: subject, Data: data, Header: h}, nil
 }

@@ -142,3 +142,37 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 	}
 	return nil
 }
+
+// createTimeout bounds OpenStreams' attempt to create a missing stream: a
+// server that refuses the request for lack of permission does not answer
+// it, and the caller retries (natsconn.Await) until the owner made it.
+const createTimeout = 2 * time.Second
+
+// OpenStreams checks that every stream exists, creating one that does not
+// as cfg says, and never changes one that does. It is what every service
+// but the streams' owner (the orders service, which calls EnsureStreams)
+// calls at start-up: in a deployment with per-service NATS users
+// (pkg/natsperm) only the owner may create or update streams, so here a
+// missing stream is an error until the owner has made it, and a service
+// started first waits for it.
+func OpenStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	for _, sc := range StreamConfigs(cfg) {
+		_, err := js.Stream(ctx, sc.Name)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("open stream %s: %w", sc.Name, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, createTimeout)
+		_, err = js.CreateStream(cctx, sc)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("open stream %s: not there yet (created by the orders service), and creating it: %w", sc.Name, err)
+		}
+	}
+	return nil
+}

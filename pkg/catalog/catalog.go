@@ -29,6 +29,11 @@ func StreamName(storeKey string) string { return StreamPrefix + storeKey }
 // ErrInvalidSettings: settings or a mapping that cannot be used.
 var ErrInvalidSettings = errors.New("catalog: invalid settings")
 
+// ErrUnsupportedSetting: a setting the store's platform cannot honour
+// through its API (see order.PlatformFacts.CannotSkipConfirmation). The
+// error names the platform's limit.
+var ErrUnsupportedSetting = errors.New("catalog: setting not supported by the platform")
+
 // Store is one store's settings and mapping.
 type Store struct {
 	key      string
@@ -117,10 +122,26 @@ func ValidateSettings(st *eventsv1.StoreSettings) error {
 	return errors.Join(errs...)
 }
 
+// supported refuses settings the store's platform cannot honour: the
+// shipping confirmation off where the platform e-mails every fulfilment.
+func (s *Store) supported(st *eventsv1.StoreSettings) error {
+	// A key that names no known platform has no facts to check against
+	// (order ids and store keys are validated where they come in).
+	platform, _, _ := order.ParseStoreKey(s.key)
+	f, _ := order.Facts(platform)
+	if !st.GetShippingConfirmation() && f.CannotSkipConfirmation != "" {
+		return fmt.Errorf("%w: shipping_confirmation off on %s: %s", ErrUnsupportedSetting, f.Name, f.CannotSkipConfirmation)
+	}
+	return nil
+}
+
 // UpdateSettings returns the event that replaces the settings, or none when
 // the request was already carried out or the settings are unchanged.
 func (s *Store) UpdateSettings(requestID string, st *eventsv1.StoreSettings, now time.Time) ([]*eventsv1.Envelope, error) {
 	if err := ValidateSettings(st); err != nil {
+		return nil, err
+	}
+	if err := s.supported(st); err != nil {
 		return nil, err
 	}
 	if s.requests[requestID] || proto.Equal(st, s.settings) {

@@ -90,3 +90,22 @@ func TestMappings(t *testing.T) {
 		t.Fatal("removing a missing mapping recorded an event")
 	}
 }
+
+func TestConfirmationOffNeedsAPlatformThatCanSkipTheEmail(t *testing.T) {
+	off := &eventsv1.StoreSettings{ShippingConfirmation: false}
+	for key, refused := range map[string]bool{"shopify:a": false, "woocommerce:a": true, "wix:a": true} {
+		evs, err := catalog.New(key).UpdateSettings("r1", off, now)
+		if refused != errors.Is(err, catalog.ErrUnsupportedSetting) {
+			t.Errorf("%s: UpdateSettings = %v, %v; refused want %v", key, evs, err, refused)
+		}
+		if refused && len(evs) != 0 {
+			t.Errorf("%s: a refused setting recorded %v", key, evs)
+		}
+	}
+	// With the confirmation on, every platform takes the settings.
+	for _, key := range []string{"woocommerce:a", "wix:a"} {
+		if _, err := catalog.New(key).UpdateSettings("r2", &eventsv1.StoreSettings{ShippingConfirmation: true, SupplierSyncTimes: []string{"06:00"}}, now); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -29,6 +31,11 @@ type NATS struct {
 	CredsFile string `envconfig:"NATS_CREDS_FILE" desc:"NATS credentials (.creds) file for an external cluster; never logged"`
 	// NkeySeedFile is a file holding a user nkey seed, instead of CredsFile.
 	NkeySeedFile string `envconfig:"NATS_NKEY_SEED_FILE" desc:"File with the user's nkey seed (SU...) for an external cluster, instead of a creds file; never logged"`
+	// User is the NATS user name, with Password, instead of a creds file
+	// or an nkey.
+	User string `envconfig:"NATS_USER" desc:"NATS user name for an external cluster, with DROPSYNC_NATS_PASSWORD (deploy/k8s/nats: one user per service, named after it)"`
+	// Password is User's password.
+	Password string `envconfig:"NATS_PASSWORD" desc:"Password of DROPSYNC_NATS_USER (from a Secret); never logged"`
 	// TLSCAFile is the PEM bundle the server's certificate is checked against.
 	TLSCAFile string `envconfig:"NATS_TLS_CA_FILE" desc:"PEM CA bundle the NATS server's certificate must chain to; set, the connection requires TLS"`
 	// TLSCertFile is the client certificate (PEM) for mTLS.
@@ -95,6 +102,15 @@ func (c NATS) validateSecurity() []error {
 	if c.CredsFile != "" && c.NkeySeedFile != "" {
 		errs = append(errs, errors.New("DROPSYNC_NATS_CREDS_FILE and DROPSYNC_NATS_NKEY_SEED_FILE: set one, not both"))
 	}
+	if (c.User == "") != (c.Password == "") {
+		errs = append(errs, errors.New("DROPSYNC_NATS_USER and DROPSYNC_NATS_PASSWORD: set both or neither"))
+	}
+	if c.User != "" && (c.CredsFile != "" || c.NkeySeedFile != "") {
+		errs = append(errs, errors.New("DROPSYNC_NATS_USER: set a user and password, a creds file or an nkey seed, not several"))
+	}
+	if c.User != "" && c.Embedded() {
+		errs = append(errs, errors.New("DROPSYNC_NATS_USER: needs DROPSYNC_NATS_URL (the embedded server makes its own users)"))
+	}
 	return errs
 }
 
@@ -145,12 +161,76 @@ func (c EventStore) Validate() error {
 	return errors.Join(errs...)
 }
 
-// GRPC configures a gRPC server.
+// GRPCClient configures the gRPC calls a service makes to other dropsync
+// services, and the TLS identity it shares with its own gRPC server: one
+// certificate (cert-manager issues it for server and client auth) is served
+// and presented. Every file is re-read when it changes.
+type GRPCClient struct {
+	// Plaintext turns TLS and authentication off: development only.
+	Plaintext bool `envconfig:"GRPC_PLAINTEXT" default:"false" desc:"Development only: gRPC without TLS, and callers without credentials get every role (a warning is logged); never in a cluster"`
+	// TLSCertFile is this service's certificate (PEM).
+	TLSCertFile string `envconfig:"GRPC_TLS_CERT_FILE" desc:"This service's certificate (PEM): served by its gRPC server and presented to the services it calls (mTLS); re-read when it changes"`
+	// TLSKeyFile is TLSCertFile's private key (PEM).
+	TLSKeyFile string `envconfig:"GRPC_TLS_KEY_FILE" desc:"Private key (PEM) of DROPSYNC_GRPC_TLS_CERT_FILE; never logged"`
+	// TLSCAFile is the CA bundle the called servers must chain to.
+	TLSCAFile string `envconfig:"GRPC_TLS_CA_FILE" desc:"PEM CA bundle the gRPC servers this service calls must chain to; empty: the system roots"`
+	// TLSServerName overrides the name checked in called servers' certificates.
+	TLSServerName string `envconfig:"GRPC_TLS_SERVER_NAME" desc:"Name the called servers' certificates must carry; empty: the host of each address"`
+	// TokenFile holds a bearer token sent on every outgoing call.
+	TokenFile string `envconfig:"GRPC_TOKEN_FILE" desc:"File holding a bearer token (static token or JWT) sent on every outgoing gRPC call, besides the certificate; re-read when it changes; never logged"`
+}
+
+// Validate reports every problem at once.
+func (c GRPCClient) Validate() error {
+	var errs []error
+	for _, f := range []struct{ env, path string }{
+		{"DROPSYNC_GRPC_TLS_CERT_FILE", c.TLSCertFile},
+		{"DROPSYNC_GRPC_TLS_KEY_FILE", c.TLSKeyFile},
+		{"DROPSYNC_GRPC_TLS_CA_FILE", c.TLSCAFile},
+		{"DROPSYNC_GRPC_TOKEN_FILE", c.TokenFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := regularFile(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.env, err))
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("DROPSYNC_GRPC_TLS_CERT_FILE and DROPSYNC_GRPC_TLS_KEY_FILE: set both or neither"))
+	}
+	if c.Plaintext && (c.TLSCertFile != "" || c.TLSCAFile != "") {
+		errs = append(errs, errors.New("DROPSYNC_GRPC_PLAINTEXT: set, it turns TLS off; unset it or the DROPSYNC_GRPC_TLS_* files"))
+	}
+	return errors.Join(errs...)
+}
+
+// GRPC configures a gRPC server: where it listens, its TLS (from
+// GRPCClient) and who may call it.
 type GRPC struct {
 	// Addr is the listen address.
-	Addr string `envconfig:"GRPC_ADDR" desc:"gRPC listen address (health and reflection included); empty: the service's own port on 127.0.0.1 (orders 8080, notifier 8082, aliexpress 8083)"`
+	Addr string `envconfig:"GRPC_ADDR" desc:"gRPC listen address (health included); empty: the service's own port on 127.0.0.1 (orders 8080, notifier 8082, aliexpress 8083)"`
 	// ShutdownGrace bounds a graceful stop.
 	ShutdownGrace time.Duration `envconfig:"GRPC_SHUTDOWN_GRACE" default:"10s" desc:"Time in-flight calls get to finish on shutdown"`
+	GRPCClient
+	// TLSClientCAFile turns on mTLS: client certificates must chain to it.
+	TLSClientCAFile string `envconfig:"GRPC_TLS_CLIENT_CA_FILE" desc:"PEM CA bundle client certificates must chain to; set, every caller must present one (mTLS); re-read when it changes"`
+	// CertRoles maps client certificate identities to roles.
+	CertRoles string `envconfig:"GRPC_CERT_ROLES" default:"spiffe://dropsync/orders=service,spiffe://dropsync/notifier=service,spiffe://dropsync/aliexpress=service,spiffe://dropsync/shopify=service,spiffe://dropsync/woocommerce=service,spiffe://dropsync/wix=service" desc:"Roles of client certificates: id=role pairs separated by commas (several roles: id=reader+operator); the id is the certificate's first URI SAN, else first DNS SAN, else CN; roles reader, operator, service"`
+	// TokensFile holds the static bearer tokens callers may present.
+	TokensFile string `envconfig:"GRPC_TOKENS_FILE" desc:"File of static bearer tokens (a mounted Secret), one a line: token (or sha256:<hex>) principal role[,role]; re-read when it changes; never logged"`
+	// JWKSURL is where the keys of accepted JWTs are published.
+	JWKSURL string `envconfig:"GRPC_JWKS_URL" desc:"JWKS URL (https) of the keys that sign accepted bearer JWTs; empty: JWTs are refused"`
+	// JWTIssuer is the iss every JWT must carry.
+	JWTIssuer string `envconfig:"GRPC_JWT_ISSUER" desc:"Issuer (iss) a JWT must carry; required with DROPSYNC_GRPC_JWKS_URL"`
+	// JWTAudience is an aud every JWT must carry.
+	JWTAudience string `envconfig:"GRPC_JWT_AUDIENCE" desc:"Audience (aud) a JWT must carry; required with DROPSYNC_GRPC_JWKS_URL"`
+	// JWTRolesClaim names the claim with the caller's roles.
+	JWTRolesClaim string `envconfig:"GRPC_JWT_ROLES_CLAIM" default:"roles" desc:"JWT claim holding the caller's roles (list or space-separated string; dots descend: realm_access.roles)"`
+	// JWTLeeway is the clock skew allowed on a JWT's times.
+	JWTLeeway time.Duration `envconfig:"GRPC_JWT_LEEWAY" default:"30s" desc:"Clock skew allowed on a JWT's exp, nbf and iat"`
+	// Reflection registers the reflection service (for grpcurl).
+	Reflection bool `envconfig:"GRPC_REFLECTION" default:"false" desc:"Serve gRPC reflection (grpcurl list and describe), to readers and operators only"`
 }
 
 // Validate reports every problem at once.
@@ -159,7 +239,76 @@ func (c GRPC) Validate() error {
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_GRPC_SHUTDOWN_GRACE: must be positive"))
 	}
+	errs = append(errs, c.GRPCClient.Validate())
+	if !c.Plaintext {
+		if c.TLSCertFile == "" {
+			errs = append(errs, errors.New("DROPSYNC_GRPC_TLS_CERT_FILE and DROPSYNC_GRPC_TLS_KEY_FILE: required (gRPC serves TLS only), unless DROPSYNC_GRPC_PLAINTEXT=true in development"))
+		}
+		if c.TLSClientCAFile == "" && c.TokensFile == "" && c.JWKSURL == "" {
+			errs = append(errs, errors.New("DROPSYNC_GRPC_TLS_CLIENT_CA_FILE, DROPSYNC_GRPC_TOKENS_FILE or DROPSYNC_GRPC_JWKS_URL: set at least one, or no caller can be authenticated"))
+		}
+	}
+	for _, f := range []struct{ env, path string }{
+		{"DROPSYNC_GRPC_TLS_CLIENT_CA_FILE", c.TLSClientCAFile},
+		{"DROPSYNC_GRPC_TOKENS_FILE", c.TokensFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := regularFile(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.env, err))
+		}
+	}
+	if c.Plaintext && c.TLSClientCAFile != "" {
+		errs = append(errs, errors.New("DROPSYNC_GRPC_PLAINTEXT and DROPSYNC_GRPC_TLS_CLIENT_CA_FILE: mTLS needs TLS"))
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname()))) {
+			errs = append(errs, fmt.Errorf("DROPSYNC_GRPC_JWKS_URL: %q is not an https URL (http only on loopback)", c.JWKSURL))
+		}
+		if c.JWTIssuer == "" || c.JWTAudience == "" {
+			errs = append(errs, errors.New("DROPSYNC_GRPC_JWT_ISSUER and DROPSYNC_GRPC_JWT_AUDIENCE: required with DROPSYNC_GRPC_JWKS_URL"))
+		}
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
+		errs = append(errs, errors.New("DROPSYNC_GRPC_JWT_LEEWAY: must be between 0 and 5m"))
+	}
+	if _, err := c.CertRoleMap(); err != nil {
+		errs = append(errs, fmt.Errorf("DROPSYNC_GRPC_CERT_ROLES: %w", err))
+	}
 	return errors.Join(errs...)
+}
+
+// CertRoleMap parses CertRoles: certificate id to role names.
+func (c GRPC) CertRoleMap() (map[string][]string, error) {
+	m := map[string][]string{}
+	for pair := range strings.SplitSeq(c.CertRoles, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		id, roles, ok := strings.Cut(pair, "=")
+		if !ok || id == "" {
+			return nil, fmt.Errorf("%q: want id=role or id=role+role", pair)
+		}
+		for r := range strings.FieldsFuncSeq(roles, func(c rune) bool { return c == '+' || c == '|' }) {
+			switch r {
+			case "reader", "operator", "service":
+				m[id] = append(m[id], r)
+			default:
+				return nil, fmt.Errorf("%q: role %q is not reader, operator or service", pair, r)
+			}
+		}
+	}
+	return m, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ListenAddr is Addr, or def when Addr is empty: each service has its own

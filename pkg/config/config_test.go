@@ -24,6 +24,7 @@ func (c testConfig) Validate() error {
 }
 
 func TestLoadDefaults(t *testing.T) {
+	t.Setenv("DROPSYNC_GRPC_PLAINTEXT", "true")
 	var c testConfig
 	if err := config.Load(&c); err != nil {
 		t.Fatalf("Load: %v", err)
@@ -102,6 +103,10 @@ func TestNATSSecurityValidate(t *testing.T) {
 		{"a folder", func(c *config.NATS) { c.TLSCAFile = dir }, []string{"not a regular file"}},
 		{"creds and nkey", func(c *config.NATS) { c.CredsFile, c.NkeySeedFile = file, file }, []string{"set one, not both"}},
 		{"TLS on the embedded server", func(c *config.NATS) { c.URL, c.EmbeddedDir, c.TLSCAFile = "", dir, file }, []string{"DROPSYNC_NATS_TLS_CA_FILE: needs DROPSYNC_NATS_URL"}},
+		{"user and password", func(c *config.NATS) { c.User, c.Password = "shopify", "secret" }, nil},
+		{"user without password", func(c *config.NATS) { c.User = "shopify" }, []string{"DROPSYNC_NATS_USER and DROPSYNC_NATS_PASSWORD: set both"}},
+		{"user and nkey", func(c *config.NATS) { c.User, c.Password, c.NkeySeedFile = "shopify", "secret", file }, []string{"not several"}},
+		{"user on the embedded server", func(c *config.NATS) { c.URL, c.EmbeddedDir, c.User, c.Password = "", dir, "shopify", "x" }, []string{"DROPSYNC_NATS_USER: needs DROPSYNC_NATS_URL"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +125,64 @@ func TestNATSSecurityValidate(t *testing.T) {
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestGRPCSecurity(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.pem")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		cfg  config.GRPC
+		want []string // in the error; none: valid
+	}{
+		"nothing set: refused": {
+			cfg:  config.GRPC{},
+			want: []string{"DROPSYNC_GRPC_TLS_CERT_FILE", "DROPSYNC_GRPC_TLS_CLIENT_CA_FILE, DROPSYNC_GRPC_TOKENS_FILE or DROPSYNC_GRPC_JWKS_URL"},
+		},
+		"plaintext for development": {cfg: config.GRPC{GRPCClient: config.GRPCClient{Plaintext: true}}},
+		"mTLS":                      {cfg: config.GRPC{GRPCClient: config.GRPCClient{TLSCertFile: file, TLSKeyFile: file, TLSCAFile: file}, TLSClientCAFile: file}},
+		"every problem at once": {
+			cfg: config.GRPC{
+				GRPCClient:  config.GRPCClient{TLSCertFile: file, TLSCAFile: filepath.Join(dir, "missing")},
+				TokensFile:  dir,
+				JWKSURL:     "http://idp.example/jwks",
+				CertRoles:   "spiffe://dropsync/orders=admin",
+				JWTLeeway:   time.Hour,
+				Reflection:  true,
+				JWTAudience: "dropsync",
+			},
+			want: []string{
+				"DROPSYNC_GRPC_TLS_CERT_FILE and DROPSYNC_GRPC_TLS_KEY_FILE: set both", "DROPSYNC_GRPC_TLS_CA_FILE:",
+				"DROPSYNC_GRPC_TOKENS_FILE: " + dir + ": not a regular file", "DROPSYNC_GRPC_JWKS_URL", "DROPSYNC_GRPC_JWT_ISSUER",
+				"DROPSYNC_GRPC_CERT_ROLES", "DROPSYNC_GRPC_JWT_LEEWAY",
+			},
+		},
+		"plaintext with TLS files": {
+			cfg:  config.GRPC{GRPCClient: config.GRPCClient{Plaintext: true, TLSCertFile: file, TLSKeyFile: file}, TLSClientCAFile: file},
+			want: []string{"DROPSYNC_GRPC_PLAINTEXT"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.cfg.ShutdownGrace = time.Second
+			err := tc.cfg.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate accepted it")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
 				}
 			}
 		})

@@ -19,7 +19,8 @@ func (c Config) Validate() error { return errors.Join(c.NATS.Validate(), c.GRPC.
 
 func ExampleLoad() {
 	_ = os.Setenv("DROPSYNC_NATS_REPLICAS", "3")
-	defer func() { _ = os.Unsetenv("DROPSYNC_NATS_REPLICAS") }()
+	_ = os.Setenv("DROPSYNC_GRPC_PLAINTEXT", "true") // development: gRPC without TLS (the default refuses to start without it)
+	defer func() { _ = os.Unsetenv("DROPSYNC_NATS_REPLICAS"); _ = os.Unsetenv("DROPSYNC_GRPC_PLAINTEXT") }()
 	var c Config
 	if err := config.Load(&c); err != nil {
 		panic(err)

@@ -1,6 +1,7 @@
 package order_test
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -146,5 +147,43 @@ func TestOrderMemoryBudget(t *testing.T) {
 	t.Logf("%d events, %.0f bytes per order", len(events), per)
 	if per > memoryBudget {
 		t.Fatalf("%.0f bytes per order, budget %d", per, memoryBudget)
+	}
+}
+
+// BenchmarkHandleAt decides on one fact (a tracking checkpoint) for an
+// order that already has n events: the cost per fact must not grow with
+// the order's history (each decision copies the order, and the copy's set
+// of seen event ids is shared, not copied).
+func BenchmarkHandleAt(b *testing.B) {
+	for _, n := range []int{1, 500} {
+		b.Run(fmt.Sprint("events=", n), func(b *testing.B) {
+			f := newFixture(b, shopify, eachPart)
+			if n == 1 {
+				f.fact(f.created(true))
+			} else {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
+				for len(f.events) < n {
+					f.fact(f.progressed("s1", "in transit", f.tick(), false))
+				}
+			}
+			if got := int(f.o.Revision()); got < n || got > n+2 {
+				b.Fatalf("revision %d, want about %d", got, n)
+			}
+			b.ReportMetric(float64(f.o.Revision()), "events")
+			var e *eventsv1.Envelope
+			if n == 1 {
+				e = f.captured()
+			} else {
+				e = f.progressed("s1", "in transit", f.tick(), false)
+			}
+			c := f.ctx()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.o.Handle(e, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ const (
 	CommandFulfillManually
 	CommandResync
 	CommandResolveConflict
+	CommandRetryFulfillment
 )
 
 // String returns the command's name.
@@ -31,6 +32,8 @@ func (c Command) String() string {
 		return "Resync"
 	case CommandResolveConflict:
 		return "ResolveConflict"
+	case CommandRetryFulfillment:
+		return "RetryFulfillment"
 	}
 	return fmt.Sprintf("Command(%d)", uint8(c))
 }
@@ -45,8 +48,17 @@ type Outcome struct {
 	Revision uint64
 }
 
-// ReasonSKUNotMapped is the failure code of a placement with an unmapped line.
-const ReasonSKUNotMapped = "SKU_NOT_MAPPED"
+// Failure codes the order gives itself.
+const (
+	// ReasonSKUNotMapped is the failure code of a placement with an unmapped line.
+	ReasonSKUNotMapped = "SKU_NOT_MAPPED"
+	// ReasonStoreError is the fulfilment failure code of a FulfillmentFailed
+	// that carried no reason.
+	ReasonStoreError = "STORE_ERROR"
+	// ReasonStoreFulfillmentCanceled is the fulfilment failure code of a
+	// shipment whose store fulfilment was cancelled on the store.
+	ReasonStoreFulfillmentCanceled = "STORE_FULFILLMENT_CANCELED"
+)
 
 // Mappings maps store variant ids — or SKUs, where the store has no variant
 // ids — to supplier mappings.
@@ -209,6 +221,61 @@ func (o *Order) FulfillManually(requestID, note string, c Context) ([]*eventsv1.
 	d.emit("OrderFulfilledManually", &eventsv1.Envelope{Event: &eventsv1.Envelope_OrderFulfilledManually{OrderFulfilledManually: &eventsv1.OrderFulfilledManually{
 		RequestId: requestID, Note: note, AfterPlacing: afterPlacing,
 	}}})
+	return d.finish(), nil
+}
+
+// RetryFulfillment asks the store again to fulfil what it refused: for each
+// fulfilment whose shipments failed (a FulfillmentFailed, or a fulfilment
+// cancelled on the store), a new FulfillmentRequested with the same
+// shipment id, lines and policy, the shipments' current tracking, the next
+// attempt number and the request id. The shipments go back to requested and
+// the FULFILLMENT_FAILED attention clears; the store connector reads the
+// store before it writes, so a fulfilment that did land is found, not
+// doubled, and no second confirmation follows (rule 4).
+//
+// Each attempt's event id derives from the order, the shipment and the
+// attempt number, not the request id, so two requests racing for the same
+// attempt append one event. Refused with RULE_4_NO_FAILED_FULFILLMENT
+// ([ErrNoFailedFulfillment]) when no shipment failed, and like a
+// confirmation when dropsync no longer syncs the order (rules 5-7) or it
+// was canceled on the store (rule 8). The same request id again returns
+// nil, nil (rule 10).
+func (o *Order) RetryFulfillment(requestID string, c Context) ([]*eventsv1.Envelope, error) {
+	if done, err := o.checkRequest(requestID, CommandRetryFulfillment); done || err != nil {
+		return nil, err
+	}
+	if err := o.notSynced(); err != nil {
+		return nil, err
+	}
+	if o.canceledOnStore() {
+		return nil, o.refuse(CodeCanceledOnStore, ErrCanceledOnStore)
+	}
+	failed := o.failedFulfillments()
+	if len(failed) == 0 {
+		return nil, o.refuse(CodeNoFailedFulfillment, ErrNoFailedFulfillment)
+	}
+	d := o.commandDecider(requestID, c)
+	for _, sid := range failed {
+		var n int32
+		var lines []*eventsv1.LineQuantity
+		var tracking []*eventsv1.Tracking
+		for i := range o.shipments {
+			if s := &o.shipments[i]; s.coveredBy == sid {
+				n = max(n, s.attempt)
+				lines = append(lines, s.lines...)
+				tracking = appendTracking(tracking, s.tracking)
+			}
+		}
+		r := &eventsv1.FulfillmentRequested{ShipmentId: sid, Lines: lines, Policy: Policy(o.platform, c.settings())}
+		if sh := o.shipment(sid); sh != nil && sh.request != nil {
+			r = clone(sh.request)
+		} else {
+			r.Lines = clone(&eventsv1.FulfillmentRequested{Lines: lines}).Lines
+		}
+		r.Tracking, r.Attempt, r.RequestId = tracking, max(n, 1)+1, requestID
+		d.emitAs(fmt.Sprintf("fulfillment:%s#%d", sid, r.Attempt), "FulfillmentRequested", &eventsv1.Envelope{Event: &eventsv1.Envelope_FulfillmentRequested{FulfillmentRequested: r}})
+	}
+	d.decide()
 	return d.finish(), nil
 }
 

@@ -51,6 +51,9 @@ var (
 	ErrNotFulfilledOnStore = errors.New("order: shipment not fulfilled on the store")
 	// ErrAlreadyConfirmed: the shipment's confirmation was already issued.
 	ErrAlreadyConfirmed = errors.New("order: shipping confirmation already issued")
+	// ErrNoFailedFulfillment: RetryFulfillment on an order none of whose
+	// shipments' fulfilment failed.
+	ErrNoFailedFulfillment = errors.New("order: no failed fulfilment to retry")
 	// ErrConfirmationOff: the store's shipping-confirmation setting is off.
 	ErrConfirmationOff = errors.New("order: shipping confirmation is off for the store")
 )
@@ -64,6 +67,7 @@ const (
 	CodeShipmentNotFulfilled    = "RULE_4_SHIPMENT_NOT_FULFILLED"
 	CodeConfirmationIssued      = "RULE_4_CONFIRMATION_ISSUED"
 	CodeConfirmationOff         = "RULE_4_CONFIRMATION_OFF"
+	CodeNoFailedFulfillment     = "RULE_4_NO_FAILED_FULFILLMENT"
 	CodeFulfilledManually       = "RULE_5_FULFILLED_MANUALLY"
 	CodeFulfilledManuallyPlaced = "RULE_6_FULFILLED_MANUALLY_AFTER_PLACING"
 	CodeFulfilledOnStore        = "RULE_7_FULFILLED_ON_STORE"
@@ -141,6 +145,7 @@ func Code(err error) string {
 		{ErrNotFulfilledOnStore, CodeShipmentNotFulfilled},
 		{ErrAlreadyConfirmed, CodeConfirmationIssued},
 		{ErrConfirmationOff, CodeConfirmationOff},
+		{ErrNoFailedFulfillment, CodeNoFailedFulfillment},
 	} {
 		if errors.Is(err, c.err) {
 			return c.code

@@ -105,3 +105,35 @@ func ExampleParseID() {
 	// PLATFORM_WOOCOMMERCE my-shop 4711
 	// woocommerce:my-shop order-woocommerce:my-shop:4711
 }
+
+// ExampleOrder_Snapshot saves an order's state and restores it, as the
+// orders service does so that an order not in its cache loads without
+// reading its whole stream.
+func ExampleOrder_Snapshot() {
+	id, _ := order.ParseID("shopify:acme:1002")
+	o := order.New(id)
+	at := timestamppb.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	created := &eventsv1.Envelope{
+		EventId: envelope.ID("example", id.String(), "created"), OrderId: id.String(), OccurredAt: at,
+		Event: &eventsv1.Envelope_StoreOrderCreated{StoreOrderCreated: &eventsv1.StoreOrderCreated{Order: &eventsv1.StoreOrder{
+			StoreOrderId: "1002", Name: "#1002", StoreCreatedAt: at,
+			LineItems: []*eventsv1.StoreLineItem{{Id: "L1", VariantId: "V1", Quantity: 1}},
+		}}},
+	}
+	o.Apply(created)
+
+	data, err := o.Snapshot()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	restored, err := order.FromSnapshot(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Read the stream on from restored.Revision(); an event applied before
+	// the snapshot is still known.
+	fmt.Println(restored.ID(), restored.Revision(), restored.Tab(), restored.Seen(created.GetEventId()))
+	// Output: shopify:acme:1002 1 TAB_PENDING true
+}

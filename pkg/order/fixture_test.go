@@ -203,6 +203,29 @@ func (f *fixture) pushFailed(sid string) *eventsv1.Envelope {
 	})
 }
 
+// attemptFailed is the connector's FulfillmentFailed for an attempt, with
+// the store's reason.
+func (f *fixture) attemptFailed(sid string, attempt int32, code string, retryable bool) *eventsv1.Envelope {
+	return f.env(func(e *eventsv1.Envelope) {
+		e.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{
+			ShipmentId: sid, Attempt: attempt,
+			Reason: &eventsv1.FailureReason{Code: code, Message: "the store said no", Retryable: retryable},
+		}}
+	})
+}
+
+func (f *fixture) retryFulfillment(req string) ([]*eventsv1.Envelope, error) {
+	return f.o.RetryFulfillment(req, f.ctx())
+}
+
+// fulfilmentFailed ships everything in one parcel, which the store refuses
+// for good.
+func (f *fixture) fulfilmentFailed() {
+	f.awaitingShipment()
+	f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2), lq("L2", 1)))
+	f.fact(f.attemptFailed("s1", 1, "INVALID_TRACKING_COMPANY", false))
+}
+
 func (f *fixture) placed(req string, orders ...*eventsv1.SupplierOrder) *eventsv1.Envelope {
 	return f.env(func(e *eventsv1.Envelope) {
 		e.Event = &eventsv1.Envelope_SupplierOrderPlaced{SupplierOrderPlaced: &eventsv1.SupplierOrderPlaced{RequestId: req, Orders: orders}}
@@ -351,11 +374,15 @@ func describe(e *eventsv1.Envelope) string {
 		for _, t := range r.GetTracking() {
 			tr = append(tr, t.GetNumber())
 		}
-		return fmt.Sprintf("FulfillmentRequested %s lines=%s tracking=%s completes=%v %s", r.GetShipmentId(), lines(r.GetLines()),
+		d := fmt.Sprintf("FulfillmentRequested %s lines=%s tracking=%s completes=%v %s", r.GetShipmentId(), lines(r.GetLines()),
 			strings.Join(tr, ","), r.GetCompletesOrder(), strings.TrimPrefix(r.GetPolicy().String(), "FULFILLMENT_POLICY_"))
+		if r.GetAttempt() > 1 {
+			d += fmt.Sprintf(" attempt=%d %s", r.GetAttempt(), r.GetRequestId())
+		}
+		return d
 	case *eventsv1.Envelope_TrackingUpdateRequested:
 		r := ev.TrackingUpdateRequested
-		return fmt.Sprintf("TrackingUpdateRequested %s fid=%s tracking=%s", r.GetShipmentId(), r.GetStoreFulfillmentId(), r.GetTracking().GetNumber())
+		return fmt.Sprintf("TrackingUpdateRequested %s fid=%s tracking=%s replaces=%s", r.GetShipmentId(), r.GetStoreFulfillmentId(), r.GetTracking().GetNumber(), r.GetReplaces().GetNumber())
 	case *eventsv1.Envelope_OrderStatusChanged:
 		return fmt.Sprintf("OrderStatusChanged %s->%s", tabName(ev.OrderStatusChanged.GetFrom()), tabName(ev.OrderStatusChanged.GetTo()))
 	case *eventsv1.Envelope_ConflictDetected:

@@ -1,6 +1,7 @@
 package order_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -439,4 +440,23 @@ func (h *harness) check(before *ordersv1.Order, evs []*eventsv1.Envelope) {
 	if after.GetPlaceable() != (f.o.CanPlace() == nil) {
 		t.Fatalf("step %d: placeable disagrees with CanPlace", h.n)
 	}
+	// A snapshot restores the same order, and the harness goes on with the
+	// restored one: every later decision, checked against Rebuild above,
+	// is made from a snapshot.
+	snap, err := f.o.Snapshot()
+	if err != nil {
+		t.Fatalf("step %d: snapshot: %v", h.n, err)
+	}
+	restored, err := order.FromSnapshot(snap)
+	if err != nil {
+		t.Fatalf("step %d: from snapshot: %v", h.n, err)
+	}
+	again, err := restored.Snapshot()
+	if err != nil || !bytes.Equal(again, snap) {
+		t.Fatalf("step %d: a restored order snapshots differently (%v)", h.n, err)
+	}
+	if !proto.Equal(restored.ToProto(), after) || restored.Tab() != f.o.Tab() || restored.Revision() != f.o.Revision() {
+		t.Fatalf("step %d: restored order differs:\nrestored %v\nfolded   %v", h.n, restored.ToProto(), after)
+	}
+	f.o = restored
 }

@@ -3,6 +3,7 @@ package order
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +40,9 @@ type Context struct {
 	// CorrelationID is set on new events; when empty, the fact's
 	// correlation id (or event id), or the command's request id.
 	CorrelationID string
+	// RequestedBy is who gave a command (the gRPC caller), recorded in
+	// every event it leads to; nil for facts.
+	RequestedBy *eventsv1.Principal
 }
 
 // DeriveEventID is the default [Context.EventID]: a UUIDv5 of the order id,
@@ -61,23 +65,6 @@ func (c *Context) settings() *eventsv1.StoreSettings {
 		return DefaultSettings()
 	}
 	return c.Settings
-}
-
-// Policy returns how a platform's stores fulfil shipped items: WooCommerce
-// marks the order Completed only when every item has tracking (whole order,
-// always); Wix fulfils line item by line item (each part, always); Shopify
-// follows the store's fulfillment setting (each part when unset).
-func Policy(platform eventsv1.Platform, settings *eventsv1.StoreSettings) eventsv1.FulfillmentPolicy {
-	switch platform {
-	case eventsv1.Platform_PLATFORM_WOOCOMMERCE:
-		return eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_WHOLE_ORDER
-	case eventsv1.Platform_PLATFORM_WIX:
-		return eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_EACH_PART
-	}
-	if settings.GetFulfillmentPolicy() == eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_WHOLE_ORDER {
-		return eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_WHOLE_ORDER
-	}
-	return eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_EACH_PART
 }
 
 // Handle takes in a fact about the order — a store event, a supplier event,
@@ -164,11 +151,15 @@ func (o *Order) Handle(e *eventsv1.Envelope, c Context) ([]*eventsv1.Envelope, e
 			}}})
 		}
 	case *eventsv1.Envelope_FulfillmentFailed:
-		if !d.o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED) {
-			f := ev.FulfillmentFailed
+		f := ev.FulfillmentFailed
+		if !d.o.attentionActive(eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED) && slices.Contains(d.o.failedFulfillments(), f.GetShipmentId()) {
+			detail := "shipment " + f.GetShipmentId() + ": " + cmp.Or(f.GetReason().GetCode(), ReasonStoreError)
+			if m := f.GetReason().GetMessage(); m != "" {
+				detail += ": " + m
+			}
 			d.emit("AttentionRaised", &eventsv1.Envelope{Event: &eventsv1.Envelope_AttentionRaised{AttentionRaised: &eventsv1.AttentionRaised{
 				Kind:   eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED,
-				Detail: "shipment " + f.GetShipmentId() + ": " + f.GetReason().GetCode(),
+				Detail: detail,
 			}}})
 		}
 	}
@@ -543,6 +534,13 @@ func (o *Order) decider(cause, causal, corr string, now time.Time, c *Context) *
 
 // emit completes a new event's envelope, applies it and adds it to the output.
 func (d *decider) emit(kind string, e *eventsv1.Envelope) {
+	d.emitAs("", kind, e)
+}
+
+// emitAs is emit with the event id derived from cause (index 0) instead of
+// the decision's cause, when cause is not empty: for an event whose
+// identity is its own (a fulfilment attempt), not the request's.
+func (d *decider) emitAs(cause, kind string, e *eventsv1.Envelope) {
 	n := 0
 	found := false
 	for i := range d.kinds {
@@ -556,10 +554,14 @@ func (d *decider) emit(kind string, e *eventsv1.Envelope) {
 	if !found {
 		d.kinds = append(d.kinds, kindCount{kind: kind, n: 1})
 	}
+	idCause := d.cause
+	if cause != "" {
+		idCause, n = cause, 0
+	}
 	if d.c.EventID != nil {
-		e.EventId = d.c.EventID(d.cause, kind, n)
+		e.EventId = d.c.EventID(idCause, kind, n)
 	} else {
-		e.EventId = DeriveEventID(d.o.id, d.cause, kind, n)
+		e.EventId = DeriveEventID(d.o.id, idCause, kind, n)
 	}
 	e.OrderId = d.o.id
 	if !d.now.IsZero() {
@@ -571,6 +573,7 @@ func (d *decider) emit(kind string, e *eventsv1.Envelope) {
 		svc = Service
 	}
 	e.Source = &eventsv1.Source{Platform: eventsv1.Platform_PLATFORM_DROPSYNC, StoreId: d.o.store, Service: svc}
+	e.RequestedBy = d.c.RequestedBy
 	d.out = append(d.out, e)
 	d.o.Apply(e)
 }
@@ -615,7 +618,7 @@ func (d *decider) decide() {
 		s := &n.shipments[i]
 		if s.pushed && s.fulfillmentID != "" && s.tracking.GetNumber() != "" && s.tracking.GetNumber() != s.sent.GetNumber() {
 			d.emit("TrackingUpdateRequested", &eventsv1.Envelope{Event: &eventsv1.Envelope_TrackingUpdateRequested{
-				TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{ShipmentId: s.id, StoreFulfillmentId: s.fulfillmentID, Tracking: clone(s.tracking)},
+				TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{ShipmentId: s.id, StoreFulfillmentId: s.fulfillmentID, Tracking: clone(s.tracking), Replaces: clone(s.sent)},
 			}})
 		}
 	}
@@ -683,6 +686,7 @@ func (d *decider) fulfil(policy eventsv1.FulfillmentPolicy) {
 			Tracking:       tracking,
 			CompletesOrder: completes(),
 			Policy:         policy,
+			Attempt:        1,
 		}}})
 	}
 

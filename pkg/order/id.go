@@ -128,30 +128,3 @@ func ParseStoreKey(s string) (eventsv1.Platform, string, error) {
 	}
 	return p, store, nil
 }
-
-// PlatformWord returns the word of a store platform ("shopify",
-// "woocommerce", "wix"), or "" for any other platform.
-func PlatformWord(p eventsv1.Platform) string {
-	switch p {
-	case eventsv1.Platform_PLATFORM_SHOPIFY:
-		return WordShopify
-	case eventsv1.Platform_PLATFORM_WOOCOMMERCE:
-		return WordWooCommerce
-	case eventsv1.Platform_PLATFORM_WIX:
-		return WordWix
-	}
-	return ""
-}
-
-// ParsePlatform returns the store platform of a word (see [PlatformWord]).
-func ParsePlatform(word string) (eventsv1.Platform, error) {
-	switch word {
-	case WordShopify:
-		return eventsv1.Platform_PLATFORM_SHOPIFY, nil
-	case WordWooCommerce:
-		return eventsv1.Platform_PLATFORM_WOOCOMMERCE, nil
-	case WordWix:
-		return eventsv1.Platform_PLATFORM_WIX, nil
-	}
-	return 0, fmt.Errorf("%w: unknown platform %q (want shopify, woocommerce or wix)", ErrInvalidID, word)
-}

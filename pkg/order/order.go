@@ -128,6 +128,16 @@ type shipment struct {
 	checkpoint *eventsv1.TrackingCheckpoint // newest checkpoint reported
 	movedAt    time.Time                    // the newest checkpoint's time
 	delivered  bool
+
+	// attempt is the number of the latest fulfilment attempt covering the
+	// shipment (1 for the first FulfillmentRequested).
+	attempt int32
+	// failure is why the store refused the latest attempt (failed).
+	failure *eventsv1.FailureReason
+	// request is the latest FulfillmentRequested naming this shipment, kept
+	// on the shipment it names so that RetryFulfillment asks for the same
+	// lines again.
+	request *eventsv1.FulfillmentRequested
 }
 
 type attention struct {
@@ -222,12 +232,7 @@ func (o *Order) Apply(e *eventsv1.Envelope) {
 	case *eventsv1.Envelope_FulfillmentPushed:
 		o.pushed(ev.FulfillmentPushed)
 	case *eventsv1.Envelope_FulfillmentFailed:
-		sid := ev.FulfillmentFailed.GetShipmentId()
-		for i := range o.shipments {
-			if s := &o.shipments[i]; s.coveredBy == sid && !s.pushed {
-				s.failed = true
-			}
-		}
+		o.fulfillmentFailed(ev.FulfillmentFailed)
 
 	case *eventsv1.Envelope_SupplierOrderPlaced:
 		o.supplierPlaced(ev.SupplierOrderPlaced)
@@ -489,6 +494,7 @@ func (o *Order) storeFulfillmentCanceled(fid string) {
 	for i := range o.shipments {
 		if s := &o.shipments[i]; s.fulfillmentID == fid {
 			s.pushed, s.failed, s.fulfillmentID = false, true, ""
+			s.failure = &eventsv1.FailureReason{Code: ReasonStoreFulfillmentCanceled, Message: "store fulfilment " + fid + " cancelled on the store"}
 		}
 	}
 	sf := o.storeFulfillment(fid)
@@ -751,15 +757,66 @@ func (s *shipment) trackingUpdatedAt() time.Time {
 // fulfillmentRequested marks the shipments a FulfillmentRequested covers:
 // the one it names and, for a whole-order fulfilment, every shipment not
 // covered yet.
+//
+// A later attempt (attempt above 1, from [Order.RetryFulfillment]) covers
+// again the failed shipments of the attempt it retries: they are requested,
+// no longer failed, and the FULFILLMENT_FAILED attention clears once no
+// shipment is left failed.
 func (o *Order) fulfillmentRequested(f *eventsv1.FulfillmentRequested) {
 	sid := f.GetShipmentId()
+	n := max(f.GetAttempt(), 1)
+	if r := o.shipment(sid); r != nil {
+		r.request = f
+	}
+	if n > 1 {
+		for i := range o.shipments {
+			if s := &o.shipments[i]; s.coveredBy == sid && !s.pushed {
+				s.failed, s.failure, s.attempt, s.sent = false, nil, n, s.tracking
+			}
+		}
+		o.record(f.GetRequestId(), CommandRetryFulfillment, nil)
+		if len(o.failedFulfillments()) == 0 {
+			o.clearAttention(eventsv1.AttentionKind_ATTENTION_KIND_FULFILLMENT_FAILED)
+		}
+		return
+	}
 	whole := f.GetPolicy() == eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_WHOLE_ORDER
 	for i := range o.shipments {
 		s := &o.shipments[i]
 		if s.coveredBy == "" && (s.id == sid || whole) {
-			s.coveredBy, s.sent = sid, s.tracking
+			s.coveredBy, s.sent, s.attempt = sid, s.tracking, n
 		}
 	}
+}
+
+// fulfillmentFailed marks failed the shipments the failed attempt covers,
+// with the store's reason. A failure of an earlier attempt than a
+// shipment's latest is stale and changes nothing; one without an attempt
+// number (connectors before attempts) is taken as the latest's.
+func (o *Order) fulfillmentFailed(f *eventsv1.FulfillmentFailed) {
+	reason := f.GetReason()
+	if reason == nil {
+		reason = &eventsv1.FailureReason{Code: ReasonStoreError}
+	}
+	for i := range o.shipments {
+		s := &o.shipments[i]
+		if s.coveredBy == f.GetShipmentId() && !s.pushed && (f.GetAttempt() == 0 || f.GetAttempt() >= s.attempt) {
+			s.failed, s.failure = true, reason
+		}
+	}
+}
+
+// failedFulfillments returns the ids of the fulfilment requests (the
+// shipment each names) that have a failed shipment not pushed, in shipment
+// order.
+func (o *Order) failedFulfillments() []string {
+	var ids []string
+	for i := range o.shipments {
+		if s := &o.shipments[i]; s.failed && !s.pushed && s.coveredBy != "" && !slices.Contains(ids, s.coveredBy) {
+			ids = append(ids, s.coveredBy)
+		}
+	}
+	return ids
 }
 
 func (o *Order) pushed(p *eventsv1.FulfillmentPushed) {
@@ -867,6 +924,25 @@ func (o *Order) CreatedAt() time.Time {
 
 // UpdatedAt returns when the latest event was recorded.
 func (o *Order) UpdatedAt() time.Time { return o.updatedAt }
+
+// TrackingKnownAt returns when dropsync knew the newest tracking number a
+// store fulfilment of shipmentID carries: the latest recorded time
+// (created or renumbered) of the shipments it covers. It is false when the
+// order has no such shipment.
+func (o *Order) TrackingKnownAt(shipmentID string) (time.Time, bool) {
+	var at time.Time
+	found := false
+	for i := range o.shipments {
+		s := &o.shipments[i]
+		if s.coveredBy == shipmentID || s.coveredBy == "" && s.id == shipmentID {
+			found = true
+			if s.at.After(at) {
+				at = s.at
+			}
+		}
+	}
+	return at, found
+}
 
 // Failure returns why the last placement failed, or nil.
 func (o *Order) Failure() *eventsv1.FailureReason { return o.failure }

@@ -500,7 +500,7 @@ func TestRule4StoreAndConfirmation(t *testing.T) {
 			name:  "a changed tracking number of a pushed shipment is sent to the store",
 			given: (*fixture).fulfilled,
 			when:  func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.trackingChanged("s1", "T9")) },
-			want:  []string{"SupplierTrackingChanged", "TrackingUpdateRequested s1 fid=F1 tracking=T9"},
+			want:  []string{"SupplierTrackingChanged", "TrackingUpdateRequested s1 fid=F1 tracking=T9 replaces=T1"},
 		},
 		{
 			name: "a tracking number changed before the push is sent once pushed",
@@ -510,7 +510,7 @@ func TestRule4StoreAndConfirmation(t *testing.T) {
 				f.fact(f.trackingChanged("s1", "T9"))
 			},
 			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.pushed("s1", "F1")) },
-			want: []string{"FulfillmentPushed", "TrackingUpdateRequested s1 fid=F1 tracking=T9",
+			want: []string{"FulfillmentPushed", "TrackingUpdateRequested s1 fid=F1 tracking=T9 replaces=T1",
 				"OrderStatusChanged AWAITING_FULFILLMENT->FULFILLED"},
 		},
 		{
@@ -1819,6 +1819,262 @@ func TestAttention(t *testing.T) {
 			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.checkAttention(time.Hour) },
 			wantErr:  order.ErrUnknownOrder,
 			wantCode: order.CodeNotFound,
+		},
+	})
+}
+
+// shipmentView returns the API view of a shipment.
+func shipmentView(t *testing.T, f *fixture, sid string) *ordersv1.Shipment {
+	t.Helper()
+	for _, s := range f.o.ToProto().GetShipments() {
+		if s.GetShipmentId() == sid {
+			return s
+		}
+	}
+	t.Fatalf("no shipment %s", sid)
+	return nil
+}
+
+func TestFulfilmentAttempts(t *testing.T) {
+	retried := func(f *fixture) {
+		f.fulfilmentFailed()
+		f.must(f.retryFulfillment("R1"))
+	}
+	run(t, []test{
+		{
+			name:  "the first fulfilment request is attempt 1",
+			given: (*fixture).awaitingShipment,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.shipped("AE1", "s1", "T1", lq("L1", 2), lq("L2", 1)))
+			},
+			want: []string{"SupplierShipmentCreated",
+				"FulfillmentRequested s1 lines=L1x2,L2x1 tracking=T1 completes=true EACH_PART",
+				"OrderStatusChanged AWAITING_SHIPMENT->AWAITING_FULFILLMENT"},
+			then: func(t *testing.T, f *fixture) {
+				if a := f.events[len(f.events)-2].GetFulfillmentRequested().GetAttempt(); a != 1 {
+					t.Fatalf("attempt = %d, want 1", a)
+				}
+				if s := shipmentView(t, f, "s1"); s.GetFulfillmentAttempts() != 1 || s.GetState() != ordersv1.ShipmentState_SHIPMENT_STATE_REQUESTED {
+					t.Fatalf("shipment %v", s)
+				}
+			},
+		},
+		{
+			name: "a permanent refusal leaves the shipment failed with the store's reason and raises attention",
+			given: func(f *fixture) {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2), lq("L2", 1)))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.attemptFailed("s1", 1, "INVALID_TRACKING_COMPANY", false))
+			},
+			want:    []string{"FulfillmentFailed", "AttentionRaised FULFILLMENT_FAILED"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_FULFILLMENT,
+			then: func(t *testing.T, f *fixture) {
+				s := shipmentView(t, f, "s1")
+				if s.GetState() != ordersv1.ShipmentState_SHIPMENT_STATE_FAILED || s.GetFulfillmentFailure().GetCode() != "INVALID_TRACKING_COMPANY" || s.GetFulfillmentFailure().GetRetryable() {
+					t.Fatalf("shipment %v", s)
+				}
+				a := f.o.ToProto().GetAttention()
+				if len(a) != 1 || a[0].GetDetail() != "shipment s1: INVALID_TRACKING_COMPANY: the store said no" {
+					t.Fatalf("attention %v", a)
+				}
+				if f.o.ConfirmationsDue(eachPart) != nil {
+					t.Fatal("a confirmation is due for a refused fulfilment")
+				}
+			},
+		},
+		{
+			name: "a retryable failure past the connector's retry horizon ends failed too",
+			given: func(f *fixture) {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2), lq("L2", 1)))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.attemptFailed("s1", 1, "STORE_UNAVAILABLE", true))
+			},
+			want:    []string{"FulfillmentFailed", "AttentionRaised FULFILLMENT_FAILED"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_FULFILLMENT,
+			then: func(t *testing.T, f *fixture) {
+				if s := shipmentView(t, f, "s1"); !s.GetFulfillmentFailure().GetRetryable() || s.GetState() != ordersv1.ShipmentState_SHIPMENT_STATE_FAILED {
+					t.Fatalf("shipment %v", s)
+				}
+			},
+		},
+		{
+			name:    "RetryFulfillment requests a new attempt and clears the attention",
+			given:   (*fixture).fulfilmentFailed,
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+			want:    []string{"FulfillmentRequested s1 lines=L1x2,L2x1 tracking=T1 completes=true EACH_PART attempt=2 R1"},
+			wantTab: eventsv1.Tab_TAB_AWAITING_FULFILLMENT,
+			then: func(t *testing.T, f *fixture) {
+				s := shipmentView(t, f, "s1")
+				if s.GetState() != ordersv1.ShipmentState_SHIPMENT_STATE_REQUESTED || s.GetFulfillmentFailure() != nil || s.GetFulfillmentAttempts() != 2 {
+					t.Fatalf("shipment %v", s)
+				}
+				if a := f.o.ToProto().GetAttention(); len(a) != 0 {
+					t.Fatalf("attention %v", a)
+				}
+				r, ok := f.o.Request("R1")
+				if !ok || r.Command != order.CommandRetryFulfillment {
+					t.Fatalf("request R1 = %v, %v", r, ok)
+				}
+				last := f.events[len(f.events)-1]
+				if want := order.DeriveEventID(f.id.String(), "fulfillment:s1#2", "FulfillmentRequested", 0); last.GetEventId() != want {
+					t.Fatalf("event id %s, want the attempt's %s", last.GetEventId(), want)
+				}
+			},
+		},
+		{
+			name:  "the same request id again changes nothing",
+			given: retried,
+			when:  func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+		},
+		{
+			name: "two requests for the same attempt name the same event",
+			given: func(f *fixture) {
+				f.fulfilmentFailed()
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				a, err := f.retryFulfillment("R1")
+				if err != nil {
+					return nil, err
+				}
+				b, err := f.retryFulfillment("R2")
+				if err != nil {
+					return nil, err
+				}
+				if a[0].GetEventId() != b[0].GetEventId() {
+					return nil, fmt.Errorf("event ids %s and %s", a[0].GetEventId(), b[0].GetEventId())
+				}
+				return a, nil
+			},
+			want: []string{"FulfillmentRequested s1 lines=L1x2,L2x1 tracking=T1 completes=true EACH_PART attempt=2 R1"},
+		},
+		{
+			name:     "a request id used for another command is refused",
+			given:    (*fixture).fulfilmentFailed,
+			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("P1") },
+			wantErr:  order.ErrRequestReused,
+			wantCode: order.CodeRequestReused,
+		},
+		{
+			name:     "an order with nothing failed is refused",
+			given:    (*fixture).fulfilled,
+			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+			wantErr:  order.ErrNoFailedFulfillment,
+			wantCode: order.CodeNoFailedFulfillment,
+		},
+		{
+			name:     "an order whose retry is in flight has nothing failed",
+			given:    retried,
+			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R2") },
+			wantErr:  order.ErrNoFailedFulfillment,
+			wantCode: order.CodeNoFailedFulfillment,
+		},
+		{
+			name: "a canceled order is refused",
+			given: func(f *fixture) {
+				f.fulfilmentFailed()
+				f.fact(f.canceled())
+			},
+			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+			wantErr:  order.ErrCanceledOnStore,
+			wantCode: order.CodeCanceledOnStore,
+		},
+		{
+			name: "an order fulfilled by hand is refused",
+			given: func(f *fixture) {
+				f.fulfilmentFailed()
+				f.must(f.o.FulfillManually("M1", "", f.ctx()))
+			},
+			when:     func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+			wantErr:  order.ErrNotSynced,
+			wantCode: order.CodeFulfilledManuallyPlaced,
+		},
+		{
+			name: "an unknown order is refused",
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.retryFulfillment("R1")
+			},
+			wantErr:  order.ErrUnknownOrder,
+			wantCode: order.CodeNotFound,
+		},
+		{
+			name:    "the retried attempt pushed fulfils the order, with one confirmation due",
+			given:   retried,
+			when:    func(f *fixture) ([]*eventsv1.Envelope, error) { return f.handle(f.pushed("s1", "F1")) },
+			want:    []string{"FulfillmentPushed", "OrderStatusChanged AWAITING_FULFILLMENT->FULFILLED"},
+			wantTab: eventsv1.Tab_TAB_FULFILLED,
+			then: func(t *testing.T, f *fixture) {
+				if got := f.o.ConfirmationsDue(eachPart); !slices.Equal(got, []string{"s1"}) {
+					t.Fatalf("confirmations due = %v", got)
+				}
+			},
+		},
+		{
+			name: "a failure of the earlier attempt after the retry is stale",
+			given: func(f *fixture) {
+				retried(f)
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.attemptFailed("s1", 1, "INVALID_TRACKING_COMPANY", false))
+			},
+			want: []string{"FulfillmentFailed"},
+			then: func(t *testing.T, f *fixture) {
+				if s := shipmentView(t, f, "s1"); s.GetState() != ordersv1.ShipmentState_SHIPMENT_STATE_REQUESTED {
+					t.Fatalf("shipment %v", s)
+				}
+			},
+		},
+		{
+			name:  "the retried attempt failing again raises attention again",
+			given: retried,
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) {
+				return f.handle(f.attemptFailed("s1", 2, "INVALID_TRACKING_COMPANY", false))
+			},
+			want: []string{"FulfillmentFailed", "AttentionRaised FULFILLMENT_FAILED"},
+			then: func(t *testing.T, f *fixture) {
+				evs := f.must(f.retryFulfillment("R2"))
+				if got := describeAll(evs); !slices.Equal(got, []string{"FulfillmentRequested s1 lines=L1x2,L2x1 tracking=T1 completes=true EACH_PART attempt=3 R2"}) {
+					t.Fatalf("third attempt: %q", got)
+				}
+			},
+		},
+		{
+			name:     "a whole-order fulfilment is retried once, for every shipment it covers",
+			settings: wholeOrder,
+			given: func(f *fixture) {
+				f.awaitingShipment()
+				f.fact(f.shipped("AE1", "s1", "T1", lq("L1", 2)))
+				f.fact(f.shipped("AE1", "s2", "T2", lq("L2", 1)))
+				f.fact(f.attemptFailed("s2", 1, "INVALID_TRACKING_COMPANY", false))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+			want: []string{"FulfillmentRequested s2 lines=L1x2,L2x1 tracking=T1,T2 completes=true WHOLE_ORDER attempt=2 R1"},
+			then: func(t *testing.T, f *fixture) {
+				for _, sid := range []string{"s1", "s2"} {
+					if s := shipmentView(t, f, sid); s.GetState() != ordersv1.ShipmentState_SHIPMENT_STATE_REQUESTED {
+						t.Fatalf("shipment %v", s)
+					}
+				}
+			},
+		},
+		{
+			name: "a confirmed fulfilment cancelled on the store is retried without a second confirmation",
+			given: func(f *fixture) {
+				f.fulfilled()
+				f.fact(f.confirmed("s1"))
+				f.fact(f.storeFulfillmentCanceled("F1"))
+			},
+			when: func(f *fixture) ([]*eventsv1.Envelope, error) { return f.retryFulfillment("R1") },
+			want: []string{"FulfillmentRequested s1 lines=L1x2,L2x1 tracking=T1 completes=true EACH_PART attempt=2 R1"},
+			then: func(t *testing.T, f *fixture) {
+				f.fact(f.pushed("s1", "F2"))
+				if f.o.Tab() != eventsv1.Tab_TAB_FULFILLED || f.o.ConfirmationsDue(eachPart) != nil {
+					t.Fatalf("tab %s, confirmations due %v", tabName(f.o.Tab()), f.o.ConfirmationsDue(eachPart))
+				}
+			},
 		},
 	})
 }

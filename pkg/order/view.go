@@ -66,16 +66,18 @@ func (o *Order) ToProto() *ordersv1.Order {
 	for i := range o.shipments {
 		s := &o.shipments[i]
 		v.Shipments = append(v.Shipments, &ordersv1.Shipment{
-			ShipmentId:         s.id,
-			SupplierOrderId:    s.supplierOrder,
-			Tracking:           s.tracking,
-			Lines:              s.lines,
-			State:              s.state(stopped),
-			StoreFulfillmentId: s.fulfillmentID,
-			ConfirmationIssued: s.confirmed,
-			LatestCheckpoint:   s.checkpoint,
-			Delivered:          s.delivered,
-			TrackingUpdatedAt:  ts(s.trackingUpdatedAt()),
+			ShipmentId:          s.id,
+			SupplierOrderId:     s.supplierOrder,
+			Tracking:            s.tracking,
+			Lines:               s.lines,
+			State:               s.state(stopped),
+			StoreFulfillmentId:  s.fulfillmentID,
+			ConfirmationIssued:  s.confirmed,
+			LatestCheckpoint:    s.checkpoint,
+			Delivered:           s.delivered,
+			TrackingUpdatedAt:   ts(s.trackingUpdatedAt()),
+			FulfillmentFailure:  s.failure,
+			FulfillmentAttempts: s.attempt,
 		})
 	}
 	for i := range o.attention {

@@ -47,6 +47,7 @@ var routes = []route{
 	{http.MethodDelete, regexp.MustCompile(`^` + RESTPrefix + `/orders/(\d+)/?$`), "DELETE /orders/{id}", false, (*Sim).deleteOrder},
 	{http.MethodGet, regexp.MustCompile(`^` + RESTPrefix + `/orders/(\d+)/notes/?$`), "GET /notes", false, (*Sim).listNotes},
 	{http.MethodPost, regexp.MustCompile(`^` + RESTPrefix + `/orders/(\d+)/notes/?$`), "POST /notes", false, (*Sim).createNote},
+	{http.MethodDelete, regexp.MustCompile(`^` + RESTPrefix + `/orders/(\d+)/notes/(\d+)/?$`), "DELETE /notes/{id}", false, (*Sim).deleteNote},
 	{http.MethodGet, regexp.MustCompile(`^` + RESTPrefix + `/orders/(\d+)/refunds/?$`), "GET /refunds", false, (*Sim).listRefunds},
 	{http.MethodGet, regexp.MustCompile(`^` + RESTPrefix + `/settings/(email_customer_completed_order)/(enabled)/?$`), "GET /settings", false, (*Sim).getSetting},
 	{http.MethodGet, regexp.MustCompile(`^` + TrackingPrefix + `/orders/(\d+)/shipment-trackings/providers/?$`), "GET /providers", true, (*Sim).listProviders},
@@ -526,6 +527,30 @@ func (s *Sim) listNotes(r *http.Request, m []string, _ []byte) (int, any, http.H
 		out = append(out, s.renderNote(n))
 	}
 	return http.StatusOK, out, nil
+}
+
+// deleteNote is DELETE /orders/{id}/notes/{note_id}. Notes have no trash:
+// WooCommerce answers 501 woocommerce_rest_trash_not_supported unless
+// force=true (with the notes controller's own message, copied from its
+// webhooks controller).
+func (s *Sim) deleteNote(r *http.Request, m []string, _ []byte) (int, any, http.Header) {
+	o, ok := s.orderFrom(m)
+	if !ok {
+		return orderNotFound()
+	}
+	if force, _ := strconv.ParseBool(r.URL.Query().Get("force")); !force {
+		status, e := newError(http.StatusNotImplemented, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.")
+		return status, e, nil
+	}
+	id, _ := strconv.ParseInt(m[2], 10, 64)
+	for i, n := range o.notes {
+		if n.ID == id {
+			o.notes = slices.Delete(o.notes, i, i+1)
+			return http.StatusOK, s.renderNote(n), nil
+		}
+	}
+	status, e := newError(http.StatusNotFound, "woocommerce_rest_invalid_id", "Invalid resource ID.")
+	return status, e, nil
 }
 
 // createNote is POST /orders/{id}/notes; customer_note true e-mails the

@@ -27,6 +27,7 @@
 //	POST   /wp-json/wc/v3/orders/batch                  update and delete, at most 100 items
 //	GET    /wp-json/wc/v3/orders/{id}/notes
 //	POST   /wp-json/wc/v3/orders/{id}/notes             customer_note=true e-mails the customer
+//	DELETE /wp-json/wc/v3/orders/{id}/notes/{note id}   force=true only (notes have no trash)
 //	GET    /wp-json/wc/v3/orders/{id}/refunds
 //	GET    /wp-json/wc/v3/settings/email_customer_completed_order/enabled
 //	GET    /wp-json/wc-shipment-tracking/v3/orders/{id}/shipment-trackings

@@ -476,7 +476,7 @@ func (s *Sim) email(o *order, kind, note string, now time.Time) {
 			e.Tracking = append(e.Tracking, t.Number)
 		}
 	}
-	s.emails = append(s.emails, e)
+	s.emails.Append(e)
 }
 
 func (s *Sim) get(id int64) (*order, error) {

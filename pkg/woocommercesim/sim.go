@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 )
 
 // Errors of the merchant-side actions.
@@ -106,8 +108,8 @@ type Sim struct {
 	list      []*order // creation order
 	nextID    int64
 	nonces    map[string]time.Time
-	emails    []Email
-	completed bool // the Completed order e-mail is enabled
+	emails    ring.Log[Email] // bounded: the newest ring.DefaultMax
+	completed bool            // the Completed order e-mail is enabled
 	stats     Stats
 	hooks     *deliverer
 	ctl       *http.ServeMux
@@ -267,17 +269,18 @@ const (
 )
 
 // Emails lists the customer e-mails sent about an order (every order when
-// orderID is 0), oldest first.
+// orderID is 0), oldest first: of the newest 10,000, as the log is bounded.
 func (s *Sim) Emails(orderID int64) []Email {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Email
-	for _, e := range s.emails {
+	s.emails.Each(func(e Email) bool {
 		if orderID == 0 || e.OrderID == orderID {
 			e.Tracking = append([]string(nil), e.Tracking...)
 			out = append(out, e)
 		}
-	}
+		return true
+	})
 	return out
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/internal/ring"
 )
 
 // Webhook headers, as WooCommerce sends them.
@@ -114,7 +116,7 @@ type deliverer struct {
 	hooks  map[int64]*Webhook // guarded by s.mu, like everything below
 	order  []int64
 	queue  []queued
-	recs   []Delivery
+	recs   ring.Log[Delivery] // bounded: the newest ring.DefaultMax
 	busy   bool
 	nextID int64
 	wake   chan struct{}
@@ -189,7 +191,7 @@ func (s *Sim) Ping(id int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.hooks.recs = append(s.hooks.recs, Delivery{WebhookID: id, Ping: true, Body: body, Status: status, Delivered: status == http.StatusOK, At: s.now()})
+	s.hooks.recs.Append(Delivery{WebhookID: id, Ping: true, Body: body, Status: status, Delivered: status == http.StatusOK, At: s.now()})
 	if status != http.StatusOK {
 		return fmt.Errorf("%w: delivery URL returned response code: %d", ErrPing, status)
 	}
@@ -227,11 +229,12 @@ func (s *Sim) Webhooks() []Webhook {
 func (s *Sim) Deliveries() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Delivery, len(s.hooks.recs))
-	for i, r := range s.hooks.recs {
+	out := make([]Delivery, 0, s.hooks.recs.Len())
+	s.hooks.recs.Each(func(r Delivery) bool {
 		r.Body = append([]byte(nil), r.Body...)
-		out[i] = r
-	}
+		out = append(out, r)
+		return true
+	})
 	return out
 }
 
@@ -346,7 +349,7 @@ func (d *deliverer) send(q queued) {
 		rec.Dropped = true
 	}
 	if rec.Skipped || rec.Dropped {
-		d.recs = append(d.recs, rec)
+		d.recs.Append(rec)
 		d.busy = false
 		s.mu.Unlock()
 		return
@@ -389,7 +392,7 @@ func (d *deliverer) send(q queued) {
 	d.busy = false
 	rec.Status = status
 	rec.Delivered = status >= 200 && status < 303
-	d.recs = append(d.recs, rec)
+	d.recs.Append(rec)
 	if rec.Delivered {
 		h.FailureCount = 0
 		return

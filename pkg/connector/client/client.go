@@ -11,9 +11,15 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/dropsync/dropsync/pkg/metrics"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 )
 
 // Defaults of Config.
@@ -103,11 +109,26 @@ type Config struct {
 	// Logger receives retries at debug level (URLs redacted); default
 	// slog.Default().
 	Logger *slog.Logger
+	// Platform names the platform in metrics (shopify, woocommerce, wix,
+	// aliexpress); empty takes the part of the call's key before its
+	// first colon ("shopify:acme" is shopify).
+	Platform string
+	// Health, when set, is told each store's connection health from the
+	// answers to calls made WithStore (see HealthObserver).
+	Health HealthObserver
 }
 
 func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
+	}
+	if _, traced := c.HTTPClient.Transport.(*otelhttp.Transport); !traced {
+		// A span per attempt, a child of the caller's span, with the
+		// caller's providers (otelhttp takes the parent span's), and the
+		// http.client metrics.
+		hc := *c.HTTPClient
+		hc.Transport = telemetry.FromContext(context.Background()).HTTPTransport(hc.Transport)
+		c.HTTPClient = &hc
 	}
 	if c.Classifier == nil {
 		c.Classifier = StatusClassifier
@@ -176,6 +197,7 @@ type Option func(*callOptions)
 
 type callOptions struct {
 	key           string
+	store         string
 	cost          float64
 	notIdempotent bool
 	classifier    Classifier
@@ -184,6 +206,12 @@ type callOptions struct {
 // WithKey sets the rate limiting key (a store, an app key); default the
 // request's host.
 func WithKey(key string) Option { return func(o *callOptions) { o.key = key } }
+
+// WithStore names the store (its slug) the call is made for: the
+// client then keeps the store's connection health (metrics.ConnectionHealthy,
+// and Config.Health) from the answers, 0 after a 401 or 403, 1 after a
+// success.
+func WithStore(slug string) Option { return func(o *callOptions) { o.store = slug } }
 
 // WithCost sets the tokens one attempt takes from the bucket (Shopify
 // GraphQL: the query's requested cost); default 1.
@@ -219,13 +247,21 @@ func (c *Client) Do(ctx context.Context, req *http.Request, opts ...Option) (*Re
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	bucket := c.Bucket(o.key)
+	platform := c.platform(o.key)
 
 	for attempt := 1; ; attempt++ {
-		if err := bucket.Wait(ctx, o.cost); err != nil {
+		waitStart := time.Now()
+		err := bucket.Wait(ctx, o.cost)
+		if waited := time.Since(waitStart); waited >= time.Millisecond {
+			// A bucket with tokens answers at once; only real waits count.
+			metrics.RecordThrottleWait(ctx, platform, metrics.WaitRateLimit, waited)
+		}
+		if err != nil {
 			return nil, fail(attempt-1, 0, ctx.Err() == context.DeadlineExceeded && time.Now().After(deadline), 0,
 				fmt.Errorf("%w: rate limit wait: %w", errContext, err))
 		}
 		resp, err := c.attempt(ctx, req)
+		c.record(ctx, platform, o.store, resp, err)
 		status := 0
 		var retryable, safe bool
 		var after time.Duration
@@ -263,12 +299,60 @@ func (c *Client) Do(ctx context.Context, req *http.Request, opts ...Option) (*Re
 		}
 		c.cfg.Logger.DebugContext(ctx, "retrying call", "method", req.Method, "url", RedactURL(req.URL),
 			"attempt", attempt, "status", status, "delay", delay, "err", RedactString(err.Error()))
+		if status == http.StatusTooManyRequests {
+			metrics.RecordThrottleWait(ctx, platform, metrics.WaitRetryAfter, delay)
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, fail(attempt, status, time.Now().After(deadline), after, fmt.Errorf("%w: %w (last error: %w)", errContext, ctx.Err(), err))
 		case <-t.C:
+		}
+	}
+}
+
+// platform is the platform label of a call under key.
+func (c *Client) platform(key string) string {
+	if c.cfg.Platform != "" {
+		return c.cfg.Platform
+	}
+	if p, _, ok := strings.Cut(key, ":"); ok && p != "" {
+		return p
+	}
+	return "unknown"
+}
+
+// record counts one attempt by outcome and, for a call made for a store,
+// keeps the store's connection health.
+func (c *Client) record(ctx context.Context, platform, store string, resp *Response, err error) {
+	outcome := metrics.CallNetwork
+	if err == nil {
+		switch s := resp.StatusCode; {
+		case s == http.StatusTooManyRequests:
+			outcome = metrics.CallThrottled
+		case s >= 500:
+			outcome = metrics.CallServerError
+		case s >= 400:
+			outcome = metrics.CallClientError
+		default:
+			outcome = metrics.CallOK
+		}
+	}
+	metrics.RecordCall(ctx, platform, outcome)
+	if store == "" || err != nil {
+		return
+	}
+	switch s := resp.StatusCode; {
+	case credentialStatus(s):
+		metrics.SetHealth(platform, store, "", false)
+		if c.cfg.Health != nil {
+			c.cfg.Health.ObserveStore(store, false, credentialReason(platform, resp))
+		}
+	case s < 300:
+		metrics.SetHealth(platform, store, "", true)
+		if c.cfg.Health != nil {
+			c.cfg.Health.ObserveStore(store, true, "")
 		}
 	}
 }

@@ -78,3 +78,48 @@ func (d SettingsDecider) Issue(ctx context.Context, _, _, storeKey, _, _ string)
 	}
 	return notifierv1.Decision_DECISION_SKIP_SETTING_OFF, nil
 }
+
+// Decision is the notifier's answer for a shipment, as a store connector
+// acts on it.
+type Decision int
+
+// Decisions.
+const (
+	// Notify: fulfil so that the store tells the customer (Shopify's notify
+	// flag, WooCommerce's Completed e-mail, Wix's fulfilment e-mail).
+	Notify Decision = iota + 1
+	// Quiet: fulfil without telling the customer (setting off, or a
+	// confirmation already issued), where the platform can.
+	Quiet
+	// NotSynced: dropsync no longer syncs the order (fulfilled by hand or
+	// on the store): the store is not touched.
+	NotSynced
+)
+
+// String names the decision for logs.
+func (d Decision) String() string {
+	switch d {
+	case Notify:
+		return "notify"
+	case Quiet:
+		return "quiet"
+	case NotSynced:
+		return "not_synced"
+	}
+	return "undecided"
+}
+
+// DecisionOf is the notifier's decision as a connector acts on it: a
+// confirmation skipped because the setting is off or one was already
+// issued is Quiet.
+func DecisionOf(d notifierv1.Decision) (Decision, error) {
+	switch d {
+	case notifierv1.Decision_DECISION_NOTIFY:
+		return Notify, nil
+	case notifierv1.Decision_DECISION_SKIP_SETTING_OFF, notifierv1.Decision_DECISION_SKIP_ALREADY_ISSUED:
+		return Quiet, nil
+	case notifierv1.Decision_DECISION_SKIP_NOT_SYNCED:
+		return NotSynced, nil
+	}
+	return 0, fmt.Errorf("unknown shipping confirmation decision %v", d)
+}

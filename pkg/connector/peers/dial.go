@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
+
+	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 )
 
 // Config says where a connector's peers are. An empty address means the
@@ -29,6 +32,9 @@ type Config struct {
 	// NotifierTimeout bounds one IssueConfirmation; zero leaves it to the
 	// caller's context.
 	NotifierTimeout time.Duration
+	// GRPC secures the calls: TLS, the connector's client certificate, a
+	// token (grpcauth.DialOptions).
+	GRPC config.GRPCClient
 }
 
 // Peers are a connector's clients of the orders service and the notifier,
@@ -49,8 +55,16 @@ type Peers struct {
 // lazily, on the first call; Close closes them.
 func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Peers, error) {
 	p := &Peers{Settings: StaticSettings{}}
+	traced := telemetry.FromContext(ctx).GRPCDialOption()
+	var secure []grpc.DialOption
+	if cfg.OrdersAddr != "" || cfg.NotifierAddr != "" {
+		var err error
+		if secure, err = grpcauth.DialOptions(cfg.GRPC); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.OrdersAddr != "" {
-		cc, err := grpc.NewClient(cfg.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(cfg.OrdersAddr, append(secure, traced)...)
 		if err != nil {
 			return nil, fmt.Errorf("orders service %s: %w", cfg.OrdersAddr, err)
 		}
@@ -59,7 +73,7 @@ func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Peers, error) {
 	}
 	p.Confirmations = SettingsDecider{Settings: p.Settings}
 	if cfg.NotifierAddr != "" {
-		cc, err := grpc.NewClient(cfg.NotifierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(cfg.NotifierAddr, append(secure, traced)...)
 		if err != nil {
 			_ = p.Close() // the orders connection has not been used: nothing to report
 			return nil, fmt.Errorf("notifier %s: %w", cfg.NotifierAddr, err)

@@ -12,12 +12,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
@@ -92,13 +92,27 @@ func (n *notifier) requests() []*notifierv1.IssueConfirmationRequest {
 
 // serve serves register's services on a loopback port until the test ends
 // and returns its address.
+// pkis holds each test's CA: its fake servers and its clients share it.
+var pkis sync.Map // *testing.T -> *grpcauthtest.PKI
+
+func testPKI(t *testing.T) *grpcauthtest.PKI {
+	t.Helper()
+	if p, ok := pkis.Load(t); ok {
+		return p.(*grpcauthtest.PKI)
+	}
+	p := grpcauthtest.New(t)
+	pkis.Store(t, p)
+	t.Cleanup(func() { pkis.Delete(t) })
+	return p
+}
+
 func serve(t *testing.T, register func(*grpc.Server)) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(testPKI(t).ServerOptions("orders")...)
 	register(s)
 	go func() { _ = s.Serve(lis) }() // Serve returns when Stop is called
 	t.Cleanup(s.Stop)
@@ -108,7 +122,7 @@ func serve(t *testing.T, register func(*grpc.Server)) string {
 // dial is a client connection to addr, closed when the test ends.
 func dial(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(addr, testPKI(t).DialOptions(grpcauthtest.AllRoles)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +338,7 @@ func TestDial(t *testing.T) {
 		p, err := peers.Dial(ctx, peers.Config{
 			OrdersAddr:   serve(t, func(s *grpc.Server) { ordersv1.RegisterOrderServiceServer(s, ord) }),
 			NotifierAddr: serve(t, func(s *grpc.Server) { notifierv1.RegisterShippingConfirmationServiceServer(s, ntf) }),
+			GRPC:         testPKI(t).ClientConfig("shopify"),
 		}, slog.New(slog.NewTextHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
@@ -341,4 +356,20 @@ func TestDial(t *testing.T) {
 			t.Errorf("logs = %q, want none", logs.String())
 		}
 	})
+}
+
+func TestDecisionOf(t *testing.T) {
+	for in, want := range map[notifierv1.Decision]peers.Decision{
+		notifierv1.Decision_DECISION_NOTIFY:              peers.Notify,
+		notifierv1.Decision_DECISION_SKIP_SETTING_OFF:    peers.Quiet,
+		notifierv1.Decision_DECISION_SKIP_ALREADY_ISSUED: peers.Quiet,
+		notifierv1.Decision_DECISION_SKIP_NOT_SYNCED:     peers.NotSynced,
+	} {
+		if got, err := peers.DecisionOf(in); err != nil || got != want {
+			t.Errorf("DecisionOf(%v) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if d, err := peers.DecisionOf(notifierv1.Decision_DECISION_UNSPECIFIED); err == nil {
+		t.Errorf("DecisionOf(UNSPECIFIED) = %v; want an error", d)
+	}
 }

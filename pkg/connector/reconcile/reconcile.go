@@ -10,10 +10,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
+
+// instrumentation names the tracer of the reconciliation passes.
+const instrumentation = "github.com/dropsync/dropsync/pkg/connector/reconcile"
 
 // Defaults of Config.
 const (
@@ -43,11 +50,6 @@ type Lister interface {
 	Changed(ctx context.Context, since time.Time) iter.Seq2[Item, error]
 }
 
-// Publisher stores an envelope durably; *bus.Publisher is one.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
-}
-
 // Config configures a Reconciler. Name, Lister, Publisher and Checkpoints
 // are required.
 type Config struct {
@@ -57,7 +59,7 @@ type Config struct {
 	// Lister reads the platform.
 	Lister Lister
 	// Publisher stores events.
-	Publisher Publisher
+	Publisher bus.EventPublisher
 	// Checkpoints keeps the position between passes and restarts.
 	Checkpoints Checkpoints
 	// Interval between passes (±10% jitter). Default DefaultInterval.
@@ -174,8 +176,14 @@ type PassResult struct {
 // Pass reads the orders changed since the checkpoint, publishes their
 // envelopes and moves the checkpoint. On error the checkpoint stays.
 func (r *Reconciler) Pass(ctx context.Context) (PassResult, error) {
+	// A pass is a trace of its own: the listing calls and the events
+	// published are its children.
+	ctx, span := telemetry.FromContext(ctx).Tracer.Tracer(instrumentation).Start(ctx, "reconcile "+r.cfg.Name)
+	defer span.End()
 	res, err := r.pass(ctx)
+	span.SetAttributes(attribute.Int("dropsync.reconcile.orders", res.Orders), attribute.Int("dropsync.reconcile.events", res.Events))
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		r.failures.Add(1)
 		return res, fmt.Errorf("reconcile %s: %w", r.cfg.Name, err)
 	}

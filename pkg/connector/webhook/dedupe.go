@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,10 +74,41 @@ func NewKVDedupe(ctx context.Context, js jetstream.JetStream, cfg KVDedupeConfig
 	return &KVDedupe{kv: kv}, nil
 }
 
-// kvKey maps any delivery key to a valid key-value key.
+// kvKey maps any delivery key to a valid key-value key,
+// "d.<platform>.<hash>": the platform is the delivery key's first
+// '/'-separated part (every connector's keys start with its platform's
+// word), so each connector's NATS user may read and write its own
+// platform's records only (DedupeKeys, pkg/natsperm). Records written
+// before the platform was in the key ("d.<hash>") are not read: after an
+// upgrade, a redelivery of an older delivery is dropped by JetStream's
+// duplicate window or by the order aggregate's event id instead.
 func kvKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return "d." + hex.EncodeToString(sum[:20])
+	platform, _, _ := strings.Cut(key, "/")
+	if !keyToken(platform) {
+		platform = "_"
+	}
+	return "d." + platform + "." + hex.EncodeToString(sum[:20])
+}
+
+// DedupeKeys is the key filter of platform's records in the dedupe
+// bucket: what its connector's NATS user may read and write.
+func DedupeKeys(platform string) string { return "d." + platform + ".*" }
+
+// keyToken reports whether s is a non-empty key token of letters, digits,
+// '-' and '_'.
+func keyToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Seen implements Dedupe.

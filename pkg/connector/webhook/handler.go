@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/metrics"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
 
@@ -123,11 +125,6 @@ type DecoderFunc func(ctx context.Context, req *Request) (Delivery, error)
 // Decode implements Decoder.
 func (f DecoderFunc) Decode(ctx context.Context, req *Request) (Delivery, error) { return f(ctx, req) }
 
-// Publisher stores an envelope durably; *bus.Publisher is one.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
-}
-
 // Config configures a Handler. Platform, Verifier, Decoder and Publisher
 // are required.
 type Config struct {
@@ -138,7 +135,7 @@ type Config struct {
 	// Decoder maps deliveries to events.
 	Decoder Decoder
 	// Publisher stores events durably.
-	Publisher Publisher
+	Publisher bus.EventPublisher
 	// Dedupe remembers delivered keys beyond JetStream's duplicate window;
 	// nil keeps no record.
 	Dedupe Dedupe
@@ -154,8 +151,9 @@ type Config struct {
 	// Logger receives one line per refused or failed delivery; default
 	// slog.Default().
 	Logger *slog.Logger
-	// Meter creates the delivery counter; default the global meter
-	// provider's.
+	// Meter, when set, gets a delivery counter of its own as well (for
+	// tests); the exported instruments are package metrics' (deliveries by
+	// outcome, time to answer), on the global meter provider.
 	Meter metric.Meter
 }
 
@@ -191,7 +189,45 @@ type Handler struct {
 	count  metric.Int64Counter
 
 	accepted, duplicate, badSignature, badBody, ignored, publishFailed, tooLarge, unavailable, events atomic.Uint64
+
+	remembering sync.WaitGroup // dedupe records being written
+	rememberSem chan struct{}  // bounds them; when full, the write is inline
 }
+
+// maxRemembering bounds the dedupe records written in the background.
+const maxRemembering = 256
+
+// remember writes the dedupe record of a delivery whose events are stored
+// (their publish was acked), in the background, so the platform has its
+// 200 after one durable write, not two. Until the record lands a
+// redelivery is published again with the same event ids: JetStream's
+// duplicate window drops it, and after the window the order aggregate's
+// seen ids do (nothing visible changes either way); the record only spares
+// that work. When maxRemembering writes are in flight it writes inline.
+func (h *Handler) remember(ctx context.Context, key string) {
+	write := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.Timeout)
+		defer cancel()
+		if err := h.cfg.Dedupe.Remember(rctx, key); err != nil {
+			h.cfg.Logger.WarnContext(ctx, "webhook dedupe record not written", "platform", h.cfg.Platform, "err", err)
+		}
+	}
+	select {
+	case h.rememberSem <- struct{}{}:
+	default:
+		write()
+		return
+	}
+	h.remembering.Add(1)
+	go func() {
+		defer func() { <-h.rememberSem; h.remembering.Done() }()
+		write()
+	}()
+}
+
+// Wait waits for the dedupe records being written in the background; call
+// it after the server stops taking deliveries.
+func (h *Handler) Wait() { h.remembering.Wait() }
 
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
@@ -223,16 +259,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Meter == nil {
-		cfg.Meter = otel.Meter(instrumentation)
+	h := &Handler{cfg: cfg, tracer: otel.Tracer(instrumentation), rememberSem: make(chan struct{}, maxRemembering)}
+	if cfg.Meter != nil {
+		count, err := cfg.Meter.Int64Counter(metrics.WebhookDeliveries,
+			metric.WithDescription("Webhook deliveries by platform and outcome"),
+			metric.WithUnit("{delivery}"))
+		if err != nil {
+			return nil, fmt.Errorf("webhook: counter: %w", err)
+		}
+		h.count = count
 	}
-	count, err := cfg.Meter.Int64Counter("dropsync.webhook.deliveries",
-		metric.WithDescription("Webhook deliveries by platform and outcome"),
-		metric.WithUnit("{delivery}"))
-	if err != nil {
-		return nil, fmt.Errorf("webhook: counter: %w", err)
-	}
-	return &Handler{cfg: cfg, tracer: otel.Tracer(instrumentation), count: count}, nil
+	metrics.Init()
+	return h, nil
 }
 
 // Stats returns the counters.
@@ -257,7 +295,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	ctx, span := h.tracer.Start(r.Context(), "webhook "+h.cfg.Platform, trace.WithSpanKind(trace.SpanKindServer))
+	// Under Serve the request has otelhttp's server span: this one is its
+	// child, made by the same service's provider.
+	tracer := h.tracer
+	if parent := trace.SpanFromContext(r.Context()); parent.SpanContext().IsValid() {
+		tracer = parent.TracerProvider().Tracer(instrumentation)
+	}
+	ctx, span := tracer.Start(r.Context(), "webhook "+h.cfg.Platform)
 	defer span.End()
 	received := h.cfg.Now()
 	status, outcome := h.serve(ctx, w, r, received)
@@ -265,7 +309,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status >= 500 {
 		span.SetStatus(codes.Error, outcome)
 	}
-	h.count.Add(ctx, 1, metric.WithAttributes(attribute.String("platform", h.cfg.Platform), attribute.String("outcome", outcome)))
+	if h.count != nil {
+		h.count.Add(ctx, 1, metric.WithAttributes(attribute.String("platform", h.cfg.Platform), attribute.String("outcome", outcome)))
+	}
+	metrics.RecordWebhook(ctx, h.cfg.Platform, outcome, h.cfg.Now().Sub(received))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, outcome+"\n")
@@ -346,11 +393,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 
 	if d.Key != "" && h.cfg.Dedupe != nil {
-		if err := h.cfg.Dedupe.Remember(wctx, d.Key); err != nil {
-			// The events are stored; only a very late redelivery would
-			// publish them again, and their ids make that harmless.
-			log.WarnContext(ctx, "webhook dedupe record not written", "platform", h.cfg.Platform, "err", err)
-		}
+		h.remember(ctx, d.Key)
 	}
 	h.accepted.Add(1)
 	h.events.Add(uint64(len(d.Envelopes)))

@@ -78,7 +78,7 @@ type env struct {
 	srv *httptest.Server
 }
 
-func newEnv(t *testing.T, window time.Duration, dedupe bool, pub webhook.Publisher) *env {
+func newEnv(t *testing.T, window time.Duration, dedupe bool, pub bus.EventPublisher) *env {
 	t.Helper()
 	_, nc := natstest.Connect(t)
 	js, err := jetstream.New(nc)
@@ -200,7 +200,7 @@ func diff(a, b webhook.Stats) webhook.Stats {
 // flakyPublisher fails while down is set, then publishes to next.
 type flakyPublisher struct {
 	down atomic.Bool
-	next webhook.Publisher
+	next bus.EventPublisher
 }
 
 func (p *flakyPublisher) Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error {
@@ -406,3 +406,27 @@ func TestMetrics(t *testing.T) {
 type printlessPublisher struct{}
 
 func (printlessPublisher) Publish(context.Context, string, *eventsv1.Envelope) error { return nil }
+
+// TestRedeliveryAtAnyDelayStoresOnce: the dedupe record is written after
+// the 200, in the background, so one delivery costs one durable write. A
+// redelivery before the record lands is dropped by JetStream's duplicate
+// window (same event ids), one after it by the record.
+func TestRedeliveryAtAnyDelayStoresOnce(t *testing.T) {
+	e := newEnv(t, time.Minute, true, nil)
+	body := `{"id":"1","order":"1001"}`
+	for i := range 3 {
+		if got := e.post(http.MethodPost, "orders/create", "again", body, ""); got != 200 {
+			t.Fatalf("delivery %d: %d", i, got)
+		}
+	}
+	e.h.Wait()
+	if got := e.post(http.MethodPost, "orders/create", "again", body, ""); got != 200 {
+		t.Fatalf("late delivery: %d", got)
+	}
+	if got := e.stored(); got != 1 {
+		t.Fatalf("%d events stored, want 1", got)
+	}
+	if st := e.h.Stats(); st.Duplicate < 1 {
+		t.Fatalf("stats %+v: the delivery after the record was not a duplicate", st)
+	}
+}

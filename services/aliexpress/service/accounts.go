@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/order"
 )
 
@@ -35,7 +36,7 @@ type AccountSpec struct {
 // Account is an account the connector serves, its credentials read.
 type Account struct {
 	Name, AppKey                         string
-	AppSecret, AccessToken, RefreshToken Secret
+	AppSecret, AccessToken, RefreshToken config.Secret
 	DailyBudget                          int
 	// Stores are the stores the account serves; the default account also
 	// serves every store no account names.
@@ -125,14 +126,14 @@ func (sp AccountSpec) resolve(budget int, env Lookup, read func(string) ([]byte,
 	var errs []error
 	for _, c := range []struct {
 		name     string
-		dst      *Secret
+		dst      *config.Secret
 		optional bool
 	}{{"app_secret", &acc.AppSecret, false}, {"access_token", &acc.AccessToken, false}, {"refresh_token", &acc.RefreshToken, true}} {
 		v, ok := get(c.name)
 		if !ok && !c.optional {
 			errs = append(errs, fmt.Errorf("account %s: %s not found in %s", sp.Name, c.name, sp.CredentialsRef))
 		}
-		*c.dst = Secret(v)
+		*c.dst = config.NewSecret(v)
 	}
 	return acc, errors.Join(errs...)
 }

@@ -23,33 +23,20 @@ type Config struct {
 	config.NATS
 	config.GRPC
 	config.Telemetry
+	config.Ops
 	AliExpress AliExpress
 }
-
-// Secret is a credential: it prints as REDACTED, so it never reaches a log.
-type Secret string
-
-// String hides the value.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "REDACTED"
-}
-
-// GoString hides the value from %#v too.
-func (s Secret) GoString() string { return s.String() }
 
 // AliExpress configures the connection to AliExpress and the sync.
 type AliExpress struct {
 	// AppKey identifies the app on the AliExpress Open Platform.
 	AppKey string `envconfig:"APP_KEY" desc:"AliExpress Open Platform app key"`
 	// AppSecret signs every call.
-	AppSecret Secret `envconfig:"APP_SECRET" desc:"AliExpress app secret (from a Kubernetes Secret); never logged"`
+	AppSecret config.Secret `envconfig:"APP_SECRET" desc:"AliExpress app secret (from a Kubernetes Secret); never logged"`
 	// AccessToken acts for the merchant's AliExpress buyer account.
-	AccessToken Secret `envconfig:"ACCESS_TOKEN" desc:"AliExpress access token of the buyer account; never logged"`
+	AccessToken config.Secret `envconfig:"ACCESS_TOKEN" desc:"AliExpress access token of the buyer account; never logged"`
 	// RefreshToken renews the access token when it lapses.
-	RefreshToken Secret `envconfig:"REFRESH_TOKEN" desc:"AliExpress refresh token, used when the access token lapses; never logged"`
+	RefreshToken config.Secret `envconfig:"REFRESH_TOKEN" desc:"AliExpress refresh token, used when the access token lapses; never logged"`
 	// GatewayURL is the API gateway.
 	GatewayURL string `envconfig:"GATEWAY_URL" default:"https://api-sg.aliexpress.com" desc:"AliExpress API gateway (a simulator's URL in tests)"`
 	// Simulate runs an in-process simulator.
@@ -120,10 +107,10 @@ func (c Config) Validate() error {
 		if a.AppKey == "" {
 			errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_APP_KEY: required"))
 		}
-		if a.AppSecret == "" {
+		if a.AppSecret.Empty() {
 			errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_APP_SECRET: required"))
 		}
-		if a.AccessToken == "" {
+		if a.AccessToken.Empty() {
 			errs = append(errs, errors.New("DROPSYNC_ALIEXPRESS_ACCESS_TOKEN: required"))
 		}
 	}

@@ -10,10 +10,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	"github.com/dropsync/dropsync/services/aliexpress/service"
@@ -32,7 +32,7 @@ func TestStartsBeforeNATS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), h.pki.DialOptions(grpcauthtest.AllRoles)...)
 	if err != nil {
 		t.Fatal(err)
 	}

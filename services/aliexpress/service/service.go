@@ -15,12 +15,14 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/natsconn"
 	"github.com/dropsync/dropsync/pkg/order"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
@@ -73,18 +75,28 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 	// UNAVAILABLE, until the set-up is done and the placement consumer
 	// runs. NATS need not be up yet: the streams and the store are made
 	// once it answers (retried until then).
-	srv := grpcserver.New(log)
+	srv, err := grpcserver.NewSecure(ctx, log, cfg.GRPC)
+	if err != nil {
+		return err
+	}
 	pending := newPendingSync()
 	aliexpressv1.RegisterSupplierSyncServiceServer(srv.Server, pending)
 	setServing(srv, healthpb.HealthCheckResponse_NOT_SERVING)
+	ops, err := grpcserver.ListenOps(ctx, cfg.Ops)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	if ops != nil {
+		g.Go(func() error { return srv.ServeOps(ctx, ops) })
+	}
 	// The rest runs inside the group, so that a failure of the set-up
 	// stops the server too.
 	g.Go(func() error {
 		var store *app.Store
 		err := natsconn.Await(ctx, log, "aliexpress connector set-up (streams, store)", func(ctx context.Context) error {
-			if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+			if err := bus.OpenStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
 				return err
 			}
 			var err error
@@ -103,12 +115,12 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		if err != nil {
 			return err
 		}
-		settings, err := peers.Dial(ctx, peers.Config{OrdersAddr: a.OrdersAddr}, log)
+		settings, err := peers.Dial(ctx, peers.Config{OrdersAddr: a.OrdersAddr, GRPC: cfg.GRPCClient}, log)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = settings.Close() }()
-		pub := bus.NewPublisher(js, bus.PublisherConfig{})
+		pub := bus.NewPublisher(js, bus.PublisherConfig{Telemetry: telemetry.FromContext(ctx)})
 		accounts := make(app.Accounts, 0, len(specs))
 		for _, spec := range specs {
 			acc, err := openAccount(ctx, spec, a, store, pub, o.now, log, app.SyncConfig{
@@ -160,10 +172,10 @@ func openAccount(ctx context.Context, spec Account, a AliExpress, store *app.Sto
 	if err != nil {
 		return nil, err
 	}
-	health := app.NewHealth(now, log)
+	health := app.NewHealth(now, log).ForAccount(spec.Name)
 	api := aeapi.New(aeapi.Config{
-		BaseURL: a.GatewayURL, AppKey: spec.AppKey, AppSecret: string(spec.AppSecret),
-		AccessToken: string(spec.AccessToken), RefreshToken: string(spec.RefreshToken), Now: now,
+		BaseURL: a.GatewayURL, AppKey: spec.AppKey, AppSecret: spec.AppSecret.Reveal(),
+		AccessToken: spec.AccessToken.Reveal(), RefreshToken: spec.RefreshToken.Reveal(), Now: now,
 		HTTP: client.New(client.Config{
 			Limit:          client.PerSecond(a.RateLimit, max(1, a.RateLimit)),
 			MaxAttempts:    a.MaxAttempts,
@@ -216,15 +228,15 @@ func startSimulator(ctx context.Context, g *errgroup.Group, a AliExpress, log *s
 	if a.AppKey == "" {
 		a.AppKey = "sim-app"
 	}
-	if a.AppSecret == "" {
-		a.AppSecret = "sim-secret"
+	if a.AppSecret.Empty() {
+		a.AppSecret = config.NewSecret("sim-secret")
 	}
-	sim.AddApp(a.AppKey, string(a.AppSecret))
+	sim.AddApp(a.AppKey, a.AppSecret.Reveal())
 	tok, err := sim.IssueToken(a.AppKey, "demo-buyer")
 	if err != nil {
 		return a, err
 	}
-	a.AccessToken, a.RefreshToken = Secret(tok.AccessToken), Secret(tok.RefreshToken)
+	a.AccessToken, a.RefreshToken = config.NewSecret(tok.AccessToken), config.NewSecret(tok.RefreshToken)
 	sim.AddProduct(aliexpresssim.Product{ID: "1005001000000001", SellerID: "9001", StoreName: "Demo Mugs", Title: "Mug",
 		SKUs:            []aliexpresssim.SKU{{ID: "12000037255569170", Attr: "14:200013901#White", Stock: 1000, PriceCents: 350}},
 		ShippingMethods: []string{"CAINIAO_STANDARD", "CAINIAO_FULFILLMENT_STD"}})

@@ -18,13 +18,13 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
@@ -49,6 +49,7 @@ type harness struct {
 	clock  *aliexpresssim.Clock
 	gw     *httptest.Server
 	tok    aliexpresssim.Token
+	pki    *grpcauthtest.PKI
 	client aliexpressv1.SupplierSyncServiceClient
 	stop   func()
 }
@@ -78,7 +79,7 @@ func newHarness(t *testing.T) *harness {
 		ShippingMethods: []string{"CAINIAO_STANDARD"}})
 	gw := httptest.NewServer(sim)
 	t.Cleanup(gw.Close)
-	h := &harness{t: t, js: js, pub: bus.NewPublisher(js, bus.PublisherConfig{}), sim: sim, clock: clock, gw: gw, tok: tok}
+	h := &harness{t: t, js: js, pub: bus.NewPublisher(js, bus.PublisherConfig{}), sim: sim, clock: clock, gw: gw, tok: tok, pki: grpcauthtest.New(t)}
 	h.start()
 	return h
 }
@@ -89,6 +90,7 @@ func (h *harness) config() service.Config {
 	t.Setenv("DROPSYNC_ALIEXPRESS_APP_SECRET", appSecret)
 	t.Setenv("DROPSYNC_ALIEXPRESS_ACCESS_TOKEN", h.tok.AccessToken)
 	t.Setenv("DROPSYNC_ALIEXPRESS_REFRESH_TOKEN", h.tok.RefreshToken)
+	h.pki.Setenv(t, "aliexpress")
 	var cfg service.Config
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ func (h *harness) start() {
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() { done <- service.RunOn(ctx, cfg, h.js, lis, log, service.WithClock(h.clock.Now)) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), h.pki.DialOptions(grpcauthtest.AllRoles)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,14 +650,11 @@ func TestTokenLapseIsRefreshedAndRevocationIsReported(t *testing.T) {
 	t.Error("the simulator never refused a token")
 }
 
-func TestSecretsAreNotPrinted(t *testing.T) {
-	s := service.Secret("very-secret")
-	if fmt.Sprint(s) != "REDACTED" || fmt.Sprintf("%v %+v %#v", s, s, s) != "REDACTED REDACTED REDACTED" {
-		t.Errorf("secret printed: %v", s)
-	}
+func TestConfigDoesNotPrintSecrets(t *testing.T) {
 	var cfg service.Config
-	cfg.AliExpress.AppSecret = "very-secret"
-	if strings.Contains(fmt.Sprintf("%+v", cfg), "very-secret") {
-		t.Error("config printing shows the app secret")
+	cfg.AliExpress.AppSecret = config.NewSecret("very-secret")
+	cfg.AliExpress.AccessToken = config.NewSecret("very-secret-token")
+	if out := fmt.Sprintf("%+v %#v", cfg, cfg); strings.Contains(out, "very-secret") {
+		t.Errorf("printing the config shows a secret: %s", out)
 	}
 }

@@ -19,6 +19,7 @@ type Config struct {
 	config.NATS
 	config.GRPC
 	config.Telemetry
+	config.Ops
 	Notifier Notifier
 }
 

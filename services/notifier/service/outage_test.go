@@ -11,13 +11,13 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 
 	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/notifier/internal/ports"
 	"github.com/dropsync/dropsync/services/notifier/service"
@@ -31,6 +31,8 @@ import (
 func TestStartsBeforeNATS(t *testing.T) {
 	h := newHarness(t) // the fake orders service
 	var cfg service.Config
+	pki := h.pki
+	pki.Setenv(t, "notifier")
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestStartsBeforeNATS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), pki.DialOptions(grpcauthtest.AllRoles)...)
 	if err != nil {
 		t.Fatal(err)
 	}

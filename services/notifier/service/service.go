@@ -14,6 +14,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	"github.com/dropsync/dropsync/services/notifier/internal/app"
 	"github.com/dropsync/dropsync/services/notifier/internal/ledger"
 	"github.com/dropsync/dropsync/services/notifier/internal/ordersclient"
@@ -41,24 +42,34 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 // orders service need not be up (calls that need it answer UNAVAILABLE
 // until it is).
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
-	orders, err := ordersclient.Dial(ordersclient.Config{Addr: cfg.Notifier.OrdersAddr, Timeout: cfg.Notifier.OrdersTimeout})
+	orders, err := ordersclient.Dial(ordersclient.Config{Addr: cfg.Notifier.OrdersAddr, Timeout: cfg.Notifier.OrdersTimeout, GRPC: cfg.GRPCClient}, telemetry.FromContext(ctx).GRPCDialOption())
 	if err != nil {
 		return err
 	}
 	defer func() { _ = orders.Close() }()
 
 	led := newPendingLedger()
-	application := app.New(led, orders, bus.NewPublisher(js, bus.PublisherConfig{}), app.Config{}, log)
-	srv := grpcserver.New(log)
+	application := app.New(led, orders, bus.NewPublisher(js, bus.PublisherConfig{Telemetry: telemetry.FromContext(ctx)}), app.Config{}, log)
+	srv, err := grpcserver.NewSecure(ctx, log, cfg.GRPC)
+	if err != nil {
+		return err
+	}
 	notifierv1.RegisterShippingConfirmationServiceServer(srv.Server, ports.NewConfirmationService(application, log))
 	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	srv.Health.SetServingStatus(notifierv1.ShippingConfirmationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
+	ops, err := grpcserver.ListenOps(ctx, cfg.Ops)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	if ops != nil {
+		g.Go(func() error { return srv.ServeOps(ctx, ops) })
+	}
 	g.Go(func() error {
 		err := natsconn.Await(ctx, log, "notifier set-up (streams, ledger)", func(ctx context.Context) error {
-			if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+			if err := bus.OpenStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
 				return err
 			}
 			l, err := ledger.Open(ctx, js, ledger.Config{Bucket: cfg.Notifier.LedgerBucket, Replicas: cfg.ledgerReplicas()}, log)

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/notifier/internal/app"
@@ -93,6 +93,7 @@ type harness struct {
 	js         jetstream.JetStream
 	orders     *fakeOrders
 	ordersAddr string
+	pki        *grpcauthtest.PKI
 }
 
 func newHarness(t *testing.T) *harness {
@@ -110,7 +111,8 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	h.pki = grpcauthtest.New(t)
+	srv := grpc.NewServer(h.pki.ServerOptions("orders")...)
 	ordersv1.RegisterOrderServiceServer(srv, h.orders)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
@@ -130,6 +132,8 @@ func (h *harness) start(tune func(*service.Config)) *instance {
 	t := h.t
 	t.Helper()
 	var cfg service.Config
+	pki := h.pki
+	pki.Setenv(t, "notifier")
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +157,7 @@ func (h *harness) start(tune func(*service.Config)) *instance {
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() { done <- service.RunOn(ctx, cfg, js, lis, log) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), pki.DialOptions(grpcauthtest.AllRoles)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +324,7 @@ func TestIssueSettingOnNotifiesOnceAndRepeatsTheDecision(t *testing.T) {
 	}
 	c := first.GetConfirmation()
 	if c.GetDecision() != notifierv1.Decision_DECISION_NOTIFY || first.GetExisting() ||
-		c.GetChannel() != app.ChannelShopify || c.GetReason() != app.CodeConfirmationOn || !c.GetPublished() ||
+		c.GetChannel() != order.ChannelShopify || c.GetReason() != app.CodeConfirmationOn || !c.GetPublished() ||
 		c.GetStore() != store || c.GetRequestId() != "req-1" || c.GetOrderRevision() != 9 ||
 		c.GetEventId() != envelope.ID("notifier", o.GetOrderId(), "s1") {
 		t.Fatalf("first issue = %v", first)
@@ -375,7 +379,7 @@ func TestIssueSettingOnNotifiesOnceAndRepeatsTheDecision(t *testing.T) {
 	ev := env.GetShippingConfirmationIssued()
 	if env.GetEventId() != c.GetEventId() || msg.Header.Get(jetstream.MsgIDHeader) != c.GetEventId() ||
 		env.GetOrderId() != o.GetOrderId() || env.GetSource().GetService() != "notifier" ||
-		env.GetSource().GetStoreId() != "acme" || ev.GetShipmentId() != "s1" || ev.GetChannel() != app.ChannelShopify {
+		env.GetSource().GetStoreId() != "acme" || ev.GetShipmentId() != "s1" || ev.GetChannel() != order.ChannelShopify {
 		t.Fatalf("published %v", env)
 	}
 
@@ -685,7 +689,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		}, "store"},
 		{"issue with another platform's channel", func() error {
 			req := issue(oid, "s1", "r")
-			req.Channel = app.ChannelWix
+			req.Channel = order.ChannelWix
 			_, err := n.client.IssueConfirmation(ctx, req)
 			return err
 		}, "channel"},

@@ -19,6 +19,7 @@ type Config struct {
 	config.EventStore
 	config.GRPC
 	config.Telemetry
+	config.Ops
 	Orders Orders
 }
 
@@ -32,6 +33,8 @@ type Orders struct {
 	MaxAttempts int `envconfig:"MAX_ATTEMPTS" default:"5" desc:"Load-decide-append rounds on concurrent changes before a command is Aborted"`
 	// CacheSize bounds the orders kept folded in memory.
 	CacheSize int `envconfig:"CACHE_SIZE" default:"50000" desc:"Orders kept folded in memory (a cached order is checked against the event store's revision before use)"`
+	// SnapshotEvery paces order snapshots in the event store.
+	SnapshotEvery int `envconfig:"SNAPSHOT_EVERY" default:"100" desc:"An order's state is saved as a snapshot each time its stream passes a multiple of this many events, so an order not in the cache loads with one snapshot read and at most this many events; 0 turns snapshots off"`
 	// NoTrackingAfter flags orders paid at the supplier without tracking.
 	NoTrackingAfter time.Duration `envconfig:"NO_TRACKING_AFTER" default:"168h" desc:"An order whose supplier order was paid this long ago with no tracking is flagged for attention (DSers: 7 days)"`
 	// TrackingStaleAfter flags shipments whose tracking stopped moving.

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -23,6 +22,8 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/orders/service"
@@ -46,6 +47,8 @@ func newOutage(t *testing.T) *outage {
 	t.Helper()
 	o := &outage{t: t, port: natstest.FreePort(t), dir: t.TempDir(), done: make(chan error, 1)}
 	var cfg service.Config
+	pki := grpcauthtest.New(t)
+	pki.Setenv(t, "orders")
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +60,7 @@ func newOutage(t *testing.T) *outage {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { o.done <- service.Run(ctx, cfg, lis, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), pki.DialOptions(grpcauth.RoleOperator)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,5 +80,25 @@ func (p *pendingStore) Subscribe(ctx context.Context, from eventstore.Position, 
 	return s.Subscribe(ctx, from, filter)
 }
 
+// SaveSnapshot implements eventstore.Snapshots when the open store does,
+// and saves nothing otherwise (a snapshot is only a cache of the fold).
+func (p *pendingStore) SaveSnapshot(ctx context.Context, stream string, snap eventstore.Snapshot) error {
+	s, ok := p.get().(eventstore.Snapshots)
+	if !ok {
+		return nil
+	}
+	return s.SaveSnapshot(ctx, stream, snap)
+}
+
+// LoadSnapshot implements eventstore.Snapshots when the open store does,
+// and answers eventstore.ErrNoSnapshot otherwise.
+func (p *pendingStore) LoadSnapshot(ctx context.Context, stream string) (eventstore.Snapshot, error) {
+	s, ok := p.get().(eventstore.Snapshots)
+	if !ok {
+		return eventstore.Snapshot{}, eventstore.ErrNoSnapshot
+	}
+	return s.LoadSnapshot(ctx, stream)
+}
+
 // Close implements eventstore.Store; RunOn closes the store it opened.
 func (p *pendingStore) Close() error { return nil }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sync/errgroup"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -18,8 +20,10 @@ import (
 	"github.com/dropsync/dropsync/pkg/eventstore"
 	"github.com/dropsync/dropsync/pkg/eventstore/backend"
 	"github.com/dropsync/dropsync/pkg/grpcserver"
+	"github.com/dropsync/dropsync/pkg/metrics"
 	"github.com/dropsync/dropsync/pkg/natsconn"
 	"github.com/dropsync/dropsync/pkg/order"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	"github.com/dropsync/dropsync/services/orders/internal/app"
 	"github.com/dropsync/dropsync/services/orders/internal/ports"
 	"github.com/dropsync/dropsync/services/orders/internal/readmodel"
@@ -54,17 +58,30 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.Listener, log *slog.Logger) error {
 	store := newPendingStore()
 	view := readmodel.New()
+	defer exportOrders(view)()
 	application := app.New(store, view, app.Config{
-		MaxAttempts: cfg.Orders.MaxAttempts,
-		CacheSize:   cfg.Orders.CacheSize,
+		MaxAttempts:   cfg.Orders.MaxAttempts,
+		CacheSize:     cfg.Orders.CacheSize,
+		SnapshotEvery: snapshotEvery(cfg.Orders.SnapshotEvery),
+		Telemetry:     telemetry.FromContext(ctx),
 	}, log)
-	srv := grpcserver.New(log)
+	srv, err := grpcserver.NewSecure(ctx, log, cfg.GRPC)
+	if err != nil {
+		return err
+	}
 	ordersv1.RegisterOrderServiceServer(srv.Server, ports.NewOrderService(application, view, log))
 	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	srv.Health.SetServingStatus(ordersv1.OrderService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
+	ops, err := grpcserver.ListenOps(ctx, cfg.Ops)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, lis, cfg.ShutdownGrace) })
+	if ops != nil {
+		g.Go(func() error { return srv.ServeOps(ctx, ops) })
+	}
 	g.Go(func() error {
 		var opened eventstore.Store
 		var checkpoints *relay.KVCheckpoints
@@ -95,16 +112,29 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 				log.Warn("close event store", "err", err)
 			}
 		}()
+		defer application.WaitSnapshots() // before the store closes
 		return runParts(ctx, cfg, js, opened, checkpoints, application, view, srv, lis, log)
 	})
 	return g.Wait()
+}
+
+// exportOrders reports the read model's orders per store and tab as the
+// dropsync_orders gauge, until the returned function is called.
+func exportOrders(view *readmodel.Model) (stop func()) {
+	return metrics.OrdersGauge.Source(func(o metrics.Observe) {
+		view.EachCount(func(store string, tab eventsv1.Tab, n int64) {
+			platform, slug := metrics.SplitStore(store)
+			o(n, attribute.String(metrics.LabelPlatform, platform), attribute.String(metrics.LabelStore, slug),
+				attribute.String(metrics.LabelTab, strings.ToLower(strings.TrimPrefix(tab.String(), "TAB_"))))
+		})
+	})
 }
 
 // runParts runs what follows the event store and the bus, once they are
 // there, and says SERVING once the read model is current.
 func runParts(ctx context.Context, cfg Config, js jetstream.JetStream, store eventstore.Store, checkpoints *relay.KVCheckpoints,
 	application *app.App, view *readmodel.Model, srv *grpcserver.Server, lis net.Listener, log *slog.Logger) error {
-	rel := relay.New(store, bus.NewPublisher(js, bus.PublisherConfig{}), checkpoints, relay.Config{}, log)
+	rel := relay.New(store, bus.NewPublisher(js, bus.PublisherConfig{Telemetry: telemetry.FromContext(ctx)}), checkpoints, relay.Config{}, log)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return natsconn.Keep(ctx, log, "read model", func(ctx context.Context) error { return view.Run(ctx, store, log) })
@@ -114,7 +144,11 @@ func runParts(ctx context.Context, cfg Config, js jetstream.JetStream, store eve
 			return application.FollowStores(ctx, eventstore.Start)
 		})
 	})
+	g.Go(func() error {
+		return natsconn.Keep(ctx, log, "store connection follower", application.FollowConnections)
+	})
 	g.Go(func() error { return rel.Run(ctx) })
+	g.Go(func() error { return bus.WatchDeadLetters(ctx, js, 0) })
 	if every := cfg.Orders.AttentionInterval; every > 0 {
 		p := order.AttentionPolicy{NoTrackingAfter: cfg.Orders.NoTrackingAfter, TrackingStaleAfter: cfg.Orders.TrackingStaleAfter}
 		g.Go(func() error { return watchAttention(ctx, application, view, every, p, log) })
@@ -177,4 +211,13 @@ func watchAttention(ctx context.Context, a *app.App, view *readmodel.Model, ever
 		case <-tick.C:
 		}
 	}
+}
+
+// snapshotEvery maps the configuration's "0 is off" to app.Config's
+// "negative is off".
+func snapshotEvery(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

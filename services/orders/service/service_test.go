@@ -7,14 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -26,6 +27,8 @@ import (
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	jsstore "github.com/dropsync/dropsync/pkg/eventstore/jetstream"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/services/orders/internal/ports"
 	"github.com/dropsync/dropsync/services/orders/service"
@@ -59,11 +62,30 @@ func newHarness(t *testing.T, tune ...func(*service.Config)) *harness {
 	return h
 }
 
-// start runs the service; stop (also run at cleanup) stops it and waits.
+// start runs the service and waits until it says SERVING; stop (also run
+// at cleanup) stops it and waits.
 func (h *harness) start() {
+	h.t.Helper()
+	h.launch()
+	h.eventually("service serving", func() error {
+		r, err := h.health.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err != nil {
+			return err
+		}
+		if r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("status %v", r.GetStatus())
+		}
+		return nil
+	})
+}
+
+// launch runs the service without waiting for it.
+func (h *harness) launch() {
 	t := h.t
 	t.Helper()
 	var cfg service.Config
+	pki := grpcauthtest.New(t)
+	pki.Setenv(t, "orders")
 	if err := config.Load(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +103,7 @@ func (h *harness) start() {
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() { done <- service.RunOn(ctx, cfg, h.js, lis, log) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), pki.DialOptions(grpcauth.RoleOperator)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,16 +127,6 @@ func (h *harness) start() {
 	t.Cleanup(h.stop)
 	h.client = ordersv1.NewOrderServiceClient(conn)
 	h.health = healthpb.NewHealthClient(conn)
-	h.eventually("service serving", func() error {
-		r, err := h.health.Check(context.Background(), &healthpb.HealthCheckRequest{})
-		if err != nil {
-			return err
-		}
-		if r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("status %v", r.GetStatus())
-		}
-		return nil
-	})
 }
 
 func (h *harness) eventually(what string, f func() error) {
@@ -595,10 +607,46 @@ func TestBadRequestsNameTheField(t *testing.T) {
 	}
 }
 
+// TestHistoryShowsWhoAsked: the events a command records name the gRPC
+// caller who gave it (here the test PKI's operator token); facts name no
+// one.
+func TestHistoryShowsWhoAsked(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const id = "shopify:demo:3101"
+	h.publish(created(id, "3101"))
+	h.publish(paid(id, "3101"))
+	h.waitTab(id, eventsv1.Tab_TAB_AWAITING_ORDER)
+	if _, err := h.client.PlaceOrders(ctx, &ordersv1.PlaceOrdersRequest{RequestId: "who-1", OrderIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.FulfillManually(ctx, &ordersv1.FulfillManuallyRequest{RequestId: "who-2", OrderId: id}); err != nil {
+		t.Fatal(err)
+	}
+	asked := map[string]bool{}
+	for _, e := range h.history(id) {
+		by := e.GetEnvelope().GetRequestedBy()
+		switch e.GetType() {
+		case "StoreOrderCreated", "StorePaymentCaptured":
+			if by != nil {
+				t.Errorf("fact %s requested_by %v, want none", e.GetType(), by)
+			}
+		case "PlacementRejected", "OrderFulfilledManually":
+			if by.GetName() != "test-operator" || by.GetKind() != "token" {
+				t.Errorf("%s requested_by %v, want test-operator (token)", e.GetType(), by)
+			}
+			asked[e.GetType()] = true
+		}
+	}
+	if !asked["PlacementRejected"] || !asked["OrderFulfilledManually"] {
+		t.Fatalf("history lacks the commands' events: %v", asked)
+	}
+}
+
 func TestSettingsRoundTrip(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	g, err := h.client.GetStoreSettings(ctx, &ordersv1.GetStoreSettingsRequest{Store: "woocommerce:shop"})
+	g, err := h.client.GetStoreSettings(ctx, &ordersv1.GetStoreSettingsRequest{Store: "shopify:shop"})
 	if err != nil || !g.GetSettings().GetShippingConfirmation() {
 		t.Fatalf("default settings = %v, %v", g, err)
 	}
@@ -606,14 +654,59 @@ func TestSettingsRoundTrip(t *testing.T) {
 		FulfillmentPolicy: eventsv1.FulfillmentPolicy_FULFILLMENT_POLICY_WHOLE_ORDER, ShippingConfirmation: false,
 		CarrierMapping: map[string]string{"CAINIAO_STANDARD": "Cainiao"}, SupplierSyncTimes: []string{"06:00"},
 	}
-	if _, err := h.client.UpdateStoreSettings(ctx, &ordersv1.UpdateStoreSettingsRequest{RequestId: "s1", Store: "woocommerce:shop", Settings: want}); err != nil {
+	if _, err := h.client.UpdateStoreSettings(ctx, &ordersv1.UpdateStoreSettingsRequest{RequestId: "s1", Store: "shopify:shop", Settings: want}); err != nil {
 		t.Fatal(err)
 	}
 	h.stop()
 	h.start() // settings are events: they survive a restart
-	g, err = h.client.GetStoreSettings(ctx, &ordersv1.GetStoreSettingsRequest{Store: "woocommerce:shop"})
+	g, err = h.client.GetStoreSettings(ctx, &ordersv1.GetStoreSettingsRequest{Store: "shopify:shop"})
 	if err != nil || g.GetSettings().GetShippingConfirmation() || g.GetSettings().GetCarrierMapping()["CAINIAO_STANDARD"] != "Cainiao" {
 		t.Fatalf("settings after restart = %v, %v", g, err)
+	}
+}
+
+// TestConfirmationOffRefusedWhereThePlatformCannot: WooCommerce and Wix
+// e-mail every fulfilment with tracking, so turning the setting off is
+// refused with the platform's limit, and the settings stay as they were;
+// Shopify takes it.
+func TestConfirmationOffRefusedWhereThePlatformCannot(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		store string
+		limit string // "" when the setting is taken
+	}{
+		{"shopify:shop", ""},
+		{"woocommerce:shop", "Completed order e-mail"},
+		{"wix:shop", "no notify switch"},
+	} {
+		_, err := h.client.UpdateStoreSettings(ctx, &ordersv1.UpdateStoreSettingsRequest{
+			RequestId: "off-" + c.store, Store: c.store, Settings: &eventsv1.StoreSettings{ShippingConfirmation: false},
+		})
+		if c.limit == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.store, err)
+			}
+			continue
+		}
+		st := status.Convert(err)
+		if st.Code() != codes.FailedPrecondition || !strings.Contains(st.Message(), c.limit) {
+			t.Errorf("%s: %v; want FailedPrecondition naming %q", c.store, err, c.limit)
+			continue
+		}
+		var reason string
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok {
+				reason = info.GetReason()
+			}
+		}
+		if reason != "SETTING_UNSUPPORTED_BY_PLATFORM" {
+			t.Errorf("%s: reason %q", c.store, reason)
+		}
+		g, err := h.client.GetStoreSettings(ctx, &ordersv1.GetStoreSettingsRequest{Store: c.store})
+		if err != nil || !g.GetSettings().GetShippingConfirmation() {
+			t.Errorf("%s: settings after the refusal = %v, %v", c.store, g, err)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 type Config struct {
 	config.NATS
 	config.Telemetry
+	config.GRPCClient
 	Shopify Shopify
 	// Stores are read by Load from Shopify.Stores and the credentials it
 	// names; tests may set them directly.
@@ -55,7 +56,14 @@ type Shopify struct {
 	// CommandConcurrency is how many orders' commands run at once.
 	CommandConcurrency int `envconfig:"COMMAND_CONCURRENCY" default:"8" desc:"Orders whose commands run at once (one order's commands always run in order)"`
 	// CommandMaxDeliver bounds attempts at one command.
-	CommandMaxDeliver int `envconfig:"COMMAND_MAX_DELIVER" default:"8" desc:"Deliveries of one command; on the last, a transient failure (Shopify, the orders service or the notifier unreachable) is published as FulfillmentFailed (retryable)"`
+	// With CommandBackoff the default reaches about a day (bus.CommandMaxDeliver).
+	CommandMaxDeliver int `envconfig:"COMMAND_MAX_DELIVER" default:"30" desc:"Deliveries of one command (with the default backoff, about 24 h); on the last, a transient failure (Shopify's 5xx, timeouts, 429 past its budget, the orders service or the notifier unreachable) is published as FulfillmentFailed (retryable), which RetryFulfillment can retry"`
+	// CommandBackoff are the delays before redelivering a failed command
+	// (bus.CommandBackoff).
+	CommandBackoff []time.Duration `envconfig:"COMMAND_BACKOFF" default:"5s,30s,2m,10m,30m,1h" desc:"Delays before each redelivery of a failed command (the last repeats): a store outage of hours ends fulfilled, not failed"`
+	// CommandRoundBackoff is the base wait between read-then-create rounds
+	// of one delivery (ports.CommandsConfig.Backoff).
+	CommandRoundBackoff time.Duration `envconfig:"COMMAND_ROUND_BACKOFF" default:"200ms" desc:"Base wait between the read-then-create rounds of one command delivery when Shopify fails transiently (full jitter, doubling); then the bus redelivers after COMMAND_BACKOFF"`
 	// CommandAckWait is how long JetStream waits for a command's ack.
 	CommandAckWait time.Duration `envconfig:"COMMAND_ACK_WAIT" default:"30s" desc:"How long JetStream waits for a command's ack before redelivering it"`
 	// ShutdownGrace bounds shutdown.
@@ -101,6 +109,12 @@ func (c Config) Validate() error {
 	if s.CommandConcurrency < 1 || s.CommandMaxDeliver < 1 || s.CommandAckWait < time.Second {
 		errs = append(errs, errors.New("DROPSYNC_SHOPIFY_COMMAND_*: concurrency and max deliver at least 1, ack wait at least 1s"))
 	}
+	for _, d := range append([]time.Duration{s.CommandRoundBackoff}, s.CommandBackoff...) {
+		if d < 0 {
+			errs = append(errs, errors.New("DROPSYNC_SHOPIFY_COMMAND_BACKOFF and _COMMAND_ROUND_BACKOFF: delays must not be negative"))
+			break
+		}
+	}
 	if s.ShutdownGrace <= 0 || s.SettingsTTL < 0 {
 		errs = append(errs, errors.New("DROPSYNC_SHOPIFY_SHUTDOWN_GRACE positive, _SETTINGS_TTL not negative"))
 	}
@@ -124,7 +138,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("store %q: no webhook secret in %s", st.Slug, st.CredentialsRef))
 		}
 	}
-	return errors.Join(c.NATS.Validate(), c.Telemetry.Validate(), errors.Join(errs...))
+	return errors.Join(c.NATS.Validate(), c.Telemetry.Validate(), c.GRPCClient.Validate(), errors.Join(errs...))
 }
 
 // Load reads the configuration from the environment: the variables, then
@@ -173,16 +187,18 @@ func ParseStores(spec, secretsDir string, lookup func(string) (string, bool), re
 			continue
 		}
 		st := stores.Store{Slug: strings.TrimSpace(slug), Domain: strings.ToLower(strings.TrimSpace(domain))}
-		read := func(name string) stores.Secret {
+		read := func(name string) config.Secret {
 			if secretsDir != "" {
-				b, err := readFile(filepath.Join(secretsDir, st.Slug, name))
+				path := filepath.Join(secretsDir, st.Slug, name)
+				b, err := readFile(path)
 				if err != nil {
-					return stores.Secret{}
+					return config.Secret{}
 				}
-				return stores.NewSecret(strings.TrimSpace(string(b)))
+				// Follows the file: a replaced Secret is taken without a restart.
+				return config.NewFileSecret(path, strings.TrimSpace(string(b)))
 			}
 			v, _ := lookup(CredentialsPrefix(st.Slug) + strings.ToUpper(name))
-			return stores.NewSecret(v)
+			return config.NewSecret(v)
 		}
 		if secretsDir != "" {
 			st.CredentialsRef = filepath.Join(secretsDir, st.Slug)

@@ -14,10 +14,14 @@ import (
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
+	"github.com/dropsync/dropsync/pkg/connector/storehealth"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/natsconn"
 	"github.com/dropsync/dropsync/pkg/order"
+	"github.com/dropsync/dropsync/pkg/telemetry"
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/shopify/internal/adapters/admin"
+	"github.com/dropsync/dropsync/services/shopify/internal/domain"
 	"github.com/dropsync/dropsync/services/shopify/internal/ports"
 	"github.com/dropsync/dropsync/services/shopify/internal/stores"
 )
@@ -65,7 +69,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		return err
 	}
 	sc := cfg.Shopify
-	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	pub := bus.NewPublisher(js, bus.PublisherConfig{Telemetry: telemetry.FromContext(ctx)})
 	// HTTP is served at once: liveness, and readiness (503, as is every
 	// webhook) until the set-up is done and the command consumer runs.
 	probes := webhook.NewProbes()
@@ -84,7 +88,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 	var dedupe *webhook.KVDedupe
 	var checkpoints *reconcile.KVCheckpoints
 	err := natsconn.Await(ctx, log, "shopify connector set-up (streams, buckets)", func(ctx context.Context) error {
-		if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		if err := bus.OpenStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
 			return err
 		}
 		var err error
@@ -97,10 +101,16 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 	if err != nil {
 		return nil // stopped before NATS came up: not a failure
 	}
+	// Each store's connection health, from the Admin API's answers,
+	// published as StoreConnectionChanged.
+	health := storehealth.New(storehealth.Config{
+		Platform: order.WordShopify, Source: eventsv1.Platform_PLATFORM_SHOPIFY, Service: domain.Service, Logger: log,
+	})
 	api := admin.New(admin.Config{
 		BaseURL: sc.APIBaseURL,
 		Version: sc.APIVersion,
 		HTTP: admin.NewHTTP(client.Config{
+			Health:         health,
 			AttemptTimeout: sc.APIAttemptTimeout,
 			MaxAttempts:    sc.APIMaxAttempts,
 			MaxPause:       sc.APIMaxPause,
@@ -108,7 +118,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 		}),
 	})
 
-	peer, err := peers.Dial(ctx, peers.Config{OrdersAddr: sc.OrdersAddr, SettingsTTL: sc.SettingsTTL, NotifierAddr: sc.NotifierAddr}, log)
+	peer, err := peers.Dial(ctx, peers.Config{OrdersAddr: sc.OrdersAddr, SettingsTTL: sc.SettingsTTL, NotifierAddr: sc.NotifierAddr, GRPC: cfg.GRPCClient}, log)
 	if err != nil {
 		return err
 	}
@@ -134,7 +144,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 		Confirmations: peer.Confirmations,
 		Publisher:     pub,
 		Log:           log,
-		Config:        ports.CommandsConfig{TrackingURLTemplate: sc.TrackingURLTemplate, MaxDeliver: sc.CommandMaxDeliver},
+		Config:        ports.CommandsConfig{TrackingURLTemplate: sc.TrackingURLTemplate, MaxDeliver: sc.CommandMaxDeliver, Backoff: sc.CommandRoundBackoff},
 	}
 	reconcilers := map[string]*reconcile.Reconciler{}
 	if sc.ReconcileInterval > 0 {
@@ -168,6 +178,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 	})
 
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return health.Publish(ctx, pub) })
 	g.Go(func() error {
 		return bus.Consume(ctx, js, bus.ConsumerConfig{
 			Stream:          bus.StreamOrder,
@@ -175,6 +186,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, pub *bus.Publi
 			FilterSubjects:  ports.CommandFilters(),
 			Concurrency:     sc.CommandConcurrency,
 			MaxDeliver:      sc.CommandMaxDeliver,
+			Backoff:         sc.CommandBackoff,
 			AckWait:         sc.CommandAckWait,
 			ShutdownTimeout: sc.ShutdownGrace,
 			Logger:          log,

@@ -23,6 +23,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/pkg/shopifysim"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
@@ -75,7 +76,8 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	t.Cleanup(simSrv.Close)
 
 	h.notifier = &notifier{on: true, ledger: map[string]notifierv1.Decision{}}
-	grpcAddr := serveGRPC(t, func(s *grpc.Server) {
+	pki := grpcauthtest.New(t)
+	grpcAddr := serveGRPC(t, pki, func(s *grpc.Server) {
 		notifierv1.RegisterShippingConfirmationServiceServer(s, h.notifier)
 		ordersv1.RegisterOrderServiceServer(s, settingsServer{})
 	})
@@ -83,6 +85,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	t.Setenv("DROPSYNC_SHOPIFY_STORES", "demo="+shop)
 	t.Setenv("DROPSYNC_SHOPIFY_STORE_DEMO_ACCESS_TOKEN", token)
 	t.Setenv("DROPSYNC_SHOPIFY_STORE_DEMO_WEBHOOK_SECRET", secret)
+	pki.Setenv(t, "shopify")
 	var cfg service.Config
 	if err := service.Load(&cfg); err != nil {
 		t.Fatal(err)
@@ -92,6 +95,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	cfg.Shopify.APIAttemptTimeout = 2 * time.Second
 	cfg.Shopify.ReconcileInterval = 0
 	cfg.Shopify.CommandAckWait = 2 * time.Second
+	cfg.Shopify.CommandBackoff = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond}
 	cfg.Shopify.ShutdownGrace = 500 * time.Millisecond
 	cfg.Shopify.OrdersAddr = grpcAddr
 	cfg.Shopify.NotifierAddr = grpcAddr
@@ -108,13 +112,13 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	return h
 }
 
-func serveGRPC(t *testing.T, register func(*grpc.Server)) string {
+func serveGRPC(t *testing.T, pki *grpcauthtest.PKI, register func(*grpc.Server)) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer()
+	s := grpc.NewServer(pki.ServerOptions("orders")...)
 	register(s)
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)

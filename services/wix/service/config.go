@@ -21,6 +21,7 @@ import (
 type Config struct {
 	config.NATS
 	config.Telemetry
+	config.GRPCClient
 	Wix Wix
 	// LookupEnv reads the variables that hold the stores' credentials;
 	// default os.LookupEnv.
@@ -39,8 +40,10 @@ type Wix struct {
 	PublicKey string `envconfig:"PUBLIC_KEY" desc:"The app's webhook public key, PEM (-----BEGIN PUBLIC KEY-----), from the Wix app dashboard; webhooks are JWTs signed RS256 with the matching private key"`
 	// JWTLeeway tolerates clock skew.
 	JWTLeeway time.Duration `envconfig:"JWT_LEEWAY" default:"30s" desc:"Clock skew tolerated on a webhook JWT's exp, nbf and iat"`
+	// JWTMaxAge is the replay window on a webhook JWT's iat.
+	JWTMaxAge time.Duration `envconfig:"JWT_MAX_AGE" default:"72h" desc:"Replay window: a webhook JWT issued (iat) longer ago is refused (401) whatever its exp; at least 48h (Wix retries the same token for about two days), at most DEDUPE_TTL; 0 leaves only exp"`
 	// Stores registers the stores.
-	Stores Stores `envconfig:"STORES" desc:"JSON list of stores: [{\"slug\", \"site_id\", \"instance_id\", \"credentials_env\" or \"credentials_file\", \"auth\": oauth|api_key, \"on_skip\": omit_tracking|site_setting, \"tracking_url\"}]; credentials_env names the variable, credentials_file the mounted Kubernetes Secret file, holding the store's Wix credential (never the credential itself, never logged)"`
+	Stores Stores `envconfig:"STORES" desc:"JSON list of stores: [{\"slug\", \"site_id\", \"instance_id\", \"credentials_env\" or \"credentials_file\", \"auth\": oauth|api_key, \"tracking_url\"}]; credentials_env names the variable, credentials_file the mounted Kubernetes Secret file, holding the store's Wix credential (never the credential itself, never logged)"`
 	// BaseURL is Wix's API host.
 	BaseURL string `envconfig:"BASE_URL" default:"https://www.wixapis.com" desc:"Wix API host (a simulator's URL in tests)"`
 	// RateLimit is the connector's request budget per app instance.
@@ -70,9 +73,10 @@ type Wix struct {
 	// Concurrency is how many commands run at once.
 	Concurrency int `envconfig:"CONCURRENCY" default:"4" desc:"Commands carried out at once (one at a time per order)"`
 	// MaxDeliver bounds deliveries of one command.
-	MaxDeliver int `envconfig:"MAX_DELIVER" default:"5" desc:"Deliveries of one command; on the last, a transient failure is published as FulfillmentFailed (retryable)"`
+	// With RetryBackoff the default reaches about a day (bus.CommandMaxDeliver).
+	MaxDeliver int `envconfig:"MAX_DELIVER" default:"30" desc:"Deliveries of one command (with the default backoff, about 24 h); on the last, a transient failure (Wix's 5xx, timeouts, 429 past its budget, a peer unreachable) is published as FulfillmentFailed (retryable), which RetryFulfillment can retry"`
 	// RetryBackoff are the delays before redelivering a failed command.
-	RetryBackoff []time.Duration `envconfig:"RETRY_BACKOFF" default:"1s,5s,30s,2m" desc:"Delays before each redelivery of a failed command (the last repeats)"`
+	RetryBackoff []time.Duration `envconfig:"RETRY_BACKOFF" default:"5s,30s,2m,10m,30m,1h" desc:"Delays before each redelivery of a failed command (the last repeats): a store outage of hours ends fulfilled, not failed"`
 	// AckWait is how long JetStream waits for a command's ack.
 	AckWait time.Duration `envconfig:"ACK_WAIT" default:"1m" desc:"How long JetStream waits for a command's ack before redelivering it"`
 	// ShutdownGrace bounds a graceful stop.
@@ -96,8 +100,6 @@ type StoreSpec struct {
 	// Auth is "oauth" (default: Authorization: <token>) or "api_key"
 	// (also wix-site-id).
 	Auth string `json:"auth,omitempty"`
-	// OnSkip is app.OnSkipOmitTracking (default) or app.OnSkipSiteSetting.
-	OnSkip string `json:"on_skip,omitempty"`
 	// TrackingURL is the tracking page template of custom providers.
 	TrackingURL string `json:"tracking_url,omitempty"`
 }
@@ -164,6 +166,11 @@ func (c Config) StoreConfigs() ([]app.StoreConfig, error) {
 			errs = append(errs, fmt.Errorf("DROPSYNC_WIX_STORES: store %s: credentials_env or credentials_file is required", name))
 			continue
 		}
+		secret := config.NewSecret(cred)
+		if s.CredentialsFile != "" && s.CredentialsEnv == "" {
+			// Follows the file: a replaced Secret is taken without a restart.
+			secret = config.NewFileSecret(s.CredentialsFile, cred)
+		}
 		apiKey := false
 		switch s.Auth {
 		case "", "oauth":
@@ -174,8 +181,7 @@ func (c Config) StoreConfigs() ([]app.StoreConfig, error) {
 		}
 		out = append(out, app.StoreConfig{
 			Store:       domain.Store{Slug: s.Slug, SiteID: s.SiteID, InstanceID: s.InstanceID},
-			Site:        wixapi.Site{Credential: wixapi.Secret(cred), APIKey: apiKey},
-			OnSkip:      s.OnSkip,
+			Site:        wixapi.Site{Credential: secret, APIKey: apiKey},
 			TrackingURL: s.TrackingURL,
 		})
 	}
@@ -224,6 +230,9 @@ func (c Config) Validate() error {
 	if w.DedupeTTL < 48*time.Hour {
 		errs = append(errs, errors.New("DROPSYNC_WIX_DEDUPE_TTL: must be at least 48h (Wix retries for about two days)"))
 	}
+	if w.JWTMaxAge != 0 && (w.JWTMaxAge < 48*time.Hour || w.JWTMaxAge > w.DedupeTTL) {
+		errs = append(errs, errors.New("DROPSYNC_WIX_JWT_MAX_AGE: 0, or from 48h (Wix retries the same token for about two days) to DROPSYNC_WIX_DEDUPE_TTL"))
+	}
 	if w.Concurrency < 1 || w.MaxDeliver < 1 || w.AckWait < time.Second || w.ShutdownGrace <= 0 {
 		errs = append(errs, errors.New("DROPSYNC_WIX_CONCURRENCY and _MAX_DELIVER must be at least 1, _ACK_WAIT at least 1s, _SHUTDOWN_GRACE positive"))
 	}
@@ -233,5 +242,5 @@ func (c Config) Validate() error {
 			break
 		}
 	}
-	return errors.Join(c.NATS.Validate(), c.Telemetry.Validate(), errors.Join(errs...))
+	return errors.Join(c.NATS.Validate(), c.Telemetry.Validate(), c.GRPCClient.Validate(), errors.Join(errs...))
 }

@@ -20,7 +20,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	}
 	t.Setenv("DROPSYNC_WIX_PUBLIC_KEY", pub)
 	t.Setenv("DROPSYNC_WIX_STORES", `[{"slug":"berlin","site_id":"s1","instance_id":"i1","credentials_env":"WIX_BERLIN"},
-		{"slug":"paris","site_id":"s2","instance_id":"i2","credentials_file":"/secrets/paris/api_key","auth":"api_key","on_skip":"site_setting"}]`)
+		{"slug":"paris","site_id":"s2","instance_id":"i2","credentials_file":"/secrets/paris/api_key","auth":"api_key"}]`)
 	t.Setenv("WIX_BERLIN", "token-berlin-SECRET")
 	var cfg service.Config
 	cfg.ReadFile = func(name string) ([]byte, error) {
@@ -36,8 +36,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stores) != 2 || string(stores[0].Site.Credential) != "token-berlin-SECRET" || string(stores[1].Site.Credential) != "key-paris-SECRET" ||
-		!stores[1].Site.APIKey || stores[1].OnSkip != "site_setting" {
+	if len(stores) != 2 || stores[0].Site.Credential.Reveal() != "token-berlin-SECRET" || stores[1].Site.Credential.Reveal() != "key-paris-SECRET" ||
+		!stores[1].Site.APIKey {
 		t.Fatalf("stores %+v", stores)
 	}
 	var logged strings.Builder

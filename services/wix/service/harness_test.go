@@ -26,6 +26,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/pkg/wixsim"
 	"github.com/dropsync/dropsync/services/wix/service"
@@ -109,7 +110,6 @@ type harness struct {
 type options struct {
 	faults    wixsim.Faults
 	reconcile time.Duration
-	onSkip    string
 	decide    func(*notifierv1.IssueConfirmationRequest) notifierv1.Decision
 }
 
@@ -131,7 +131,8 @@ func newHarness(t testing.TB, o options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
+	pki := grpcauthtest.New(t)
+	gs := grpc.NewServer(pki.ServerOptions("notifier")...)
 	notifierv1.RegisterShippingConfirmationServiceServer(gs, h.notifier)
 	go func() { _ = gs.Serve(gl) }()
 	t.Cleanup(gs.Stop)
@@ -165,7 +166,7 @@ func newHarness(t testing.TB, o options) *harness {
 	h.api = httptest.NewServer(sim)
 	t.Cleanup(h.api.Close)
 
-	stores := fmt.Sprintf(`[{"slug":%q,"site_id":%q,"instance_id":%q,"credentials_env":"WIX_BERLIN_TOKEN","on_skip":%q}]`, slug, siteID, instance, o.onSkip)
+	stores := fmt.Sprintf(`[{"slug":%q,"site_id":%q,"instance_id":%q,"credentials_env":"WIX_BERLIN_TOKEN"}]`, slug, siteID, instance)
 	cfg := service.Config{
 		NATS:      config.NATS{Replicas: 1, DuplicateWindow: 2 * time.Hour, EmbeddedDir: "unused"},
 		Telemetry: config.Telemetry{LogLevel: "info", LogFormat: "text", TraceExporter: "none"},
@@ -191,6 +192,7 @@ func newHarness(t testing.TB, o options) *harness {
 	cfg.Wix.RateLimit, cfg.Wix.RateWindow = 170, time.Second
 	cfg.Wix.CallTimeout, cfg.Wix.MaxAttempts, cfg.Wix.CallBackoff = 2*time.Second, 4, 5*time.Millisecond
 	cfg.Wix.NotifierAddr, cfg.Wix.NotifierTimeout = h.notAddr, 2*time.Second
+	cfg.GRPCClient = pki.ClientConfig("wix")
 	cfg.Wix.ReconcileInterval, cfg.Wix.ReconcileLookback = o.reconcile, time.Hour
 	cfg.Wix.DedupeTTL = 72 * time.Hour
 	cfg.Wix.WebhookTimeout = time.Second

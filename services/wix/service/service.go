@@ -14,10 +14,14 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
+	"github.com/dropsync/dropsync/pkg/connector/storehealth"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/natsconn"
 	"github.com/dropsync/dropsync/pkg/order"
+	"github.com/dropsync/dropsync/pkg/telemetry"
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/wix/internal/app"
+	"github.com/dropsync/dropsync/services/wix/internal/domain"
 	"github.com/dropsync/dropsync/services/wix/internal/ports"
 	"github.com/dropsync/dropsync/services/wix/internal/wixapi"
 )
@@ -73,7 +77,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, stores *app.St
 	var dedupe *webhook.KVDedupe
 	var checkpoints *reconcile.KVCheckpoints
 	err := natsconn.Await(ctx, log, "wix connector set-up (streams, buckets)", func(ctx context.Context) error {
-		if err := bus.EnsureStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		if err := bus.OpenStreams(ctx, js, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
 			return err
 		}
 		var err error
@@ -88,14 +92,20 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, stores *app.St
 	}
 	// Store settings follow StoreSettingsChanged on the bus (FollowSettings),
 	// not the orders service: only the notifier is dialled.
-	peer, err := peers.Dial(ctx, peers.Config{NotifierAddr: w.NotifierAddr, NotifierTimeout: w.NotifierTimeout}, log)
+	peer, err := peers.Dial(ctx, peers.Config{NotifierAddr: w.NotifierAddr, NotifierTimeout: w.NotifierTimeout, GRPC: cfg.GRPCClient}, log)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = peer.Close() }() // closing a client connection at exit has nothing to report
 
-	pub := bus.NewPublisher(js, bus.PublisherConfig{})
+	pub := bus.NewPublisher(js, bus.PublisherConfig{Telemetry: telemetry.FromContext(ctx)})
+	// Each site's connection health, from the API's answers, published as
+	// StoreConnectionChanged.
+	health := storehealth.New(storehealth.Config{
+		Platform: order.WordWix, Source: eventsv1.Platform_PLATFORM_WIX, Service: domain.Service, Logger: log,
+	})
 	api := wixapi.New(wixapi.Config{
+		Health:         health,
 		BaseURL:        w.BaseURL,
 		Limit:          wixapi.Limit(w.RateLimit, w.RateWindow),
 		MaxAttempts:    w.MaxAttempts,
@@ -117,9 +127,11 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, stores *app.St
 	if err != nil {
 		return err
 	}
+	verifier := ports.NewVerifier(key, w.JWTLeeway, nil)
+	verifier.MaxAge = w.JWTMaxAge
 	hook, err := webhook.New(webhook.Config{
 		Platform:  order.WordWix,
-		Verifier:  ports.NewVerifier(key, w.JWTLeeway, nil),
+		Verifier:  verifier,
 		Decoder:   ports.Decoder{Stores: stores},
 		Publisher: pub,
 		Dedupe:    dedupe,
@@ -133,6 +145,7 @@ func run(ctx context.Context, cfg Config, js jetstream.JetStream, stores *app.St
 	mux.Handle(w.WebhookPath, hook)
 
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return health.Publish(ctx, pub) })
 	g.Go(func() error {
 		return natsconn.Keep(ctx, log, "wix settings follower", func(ctx context.Context) error {
 			return ports.FollowSettings(ctx, js, settings, log)

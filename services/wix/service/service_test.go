@@ -167,48 +167,36 @@ func TestAlreadyExists(t *testing.T) {
 	}
 }
 
-func TestSkippedConfirmationSendsNoEmail(t *testing.T) {
+// TestSkippedConfirmationKeepsTracking: a skipped confirmation never
+// drops the tracking number (Wix has no notify switch, so the e-mail is the
+// site's own setting: off here); an order dropsync no longer syncs is not
+// fulfilled at all.
+func TestSkippedConfirmationKeepsTracking(t *testing.T) {
 	h := newHarness(t, options{decide: func(req *notifierv1.IssueConfirmationRequest) notifierv1.Decision {
 		if req.GetShipmentId() == "not-synced" {
 			return notifierv1.Decision_DECISION_SKIP_NOT_SYNCED
 		}
 		return notifierv1.Decision_DECISION_SKIP_SETTING_OFF
 	}})
-	h.start()
-	o := h.placeOrder(1, 1)
-	h.command(fulfillmentRequested(o.ID, "off", map[string]int32{o.LineItems[0].ID: 1}, "LP7", "CAINIAO_STANDARD"), false)
-	h.command(fulfillmentRequested(o.ID, "not-synced", map[string]int32{o.LineItems[1].ID: 1}, "LP8", "CAINIAO_STANDARD"), false)
-	h.eventually("pushed", func() bool { return len(h.storeEvents("FulfillmentPushed")) == 1 })
-	h.idle()
-	fs, _ := h.sim.Fulfillments(o.ID)
-	if len(fs) != 1 || fs[0].TrackingInfo != nil || fs[0].LineItems[0].ID != o.LineItems[0].ID {
-		t.Fatalf("fulfilments %+v, want only the first line, without tracking info", fs)
-	}
-	if e := h.sim.Emails(); len(e) != 0 {
-		t.Errorf("%d e-mails, want none (confirmation skipped)", len(e))
-	}
-	if p := h.storeEvents("FulfillmentPushed")[0].GetFulfillmentPushed(); p.GetCustomerNotified() || p.GetShipmentId() != "off" {
-		t.Errorf("pushed %v, want shipment off, customer not notified", p)
-	}
-}
-
-func TestSiteSettingModeKeepsTracking(t *testing.T) {
-	h := newHarness(t, options{onSkip: "site_setting", decide: func(*notifierv1.IssueConfirmationRequest) notifierv1.Decision {
-		return notifierv1.Decision_DECISION_SKIP_SETTING_OFF
-	}})
 	if err := h.sim.SetShippingEmail(siteID, false); err != nil { // the merchant turned Wix's e-mail off
 		t.Fatal(err)
 	}
 	h.start()
-	o := h.placeOrder(1)
-	h.command(fulfillmentRequested(o.ID, "s", map[string]int32{o.LineItems[0].ID: 1}, "1Z1", "UPS"), false)
+	o := h.placeOrder(1, 1)
+	h.command(fulfillmentRequested(o.ID, "off", map[string]int32{o.LineItems[0].ID: 1}, "1Z1", "UPS"), false)
+	h.command(fulfillmentRequested(o.ID, "not-synced", map[string]int32{o.LineItems[1].ID: 1}, "LP8", "CAINIAO_STANDARD"), false)
 	h.eventually("pushed", func() bool { return len(h.storeEvents("FulfillmentPushed")) == 1 })
+	h.idle()
 	fs, _ := h.sim.Fulfillments(o.ID)
-	if len(fs) != 1 || fs[0].TrackingInfo == nil || fs[0].TrackingInfo.TrackingNumber != "1Z1" || fs[0].TrackingInfo.ShippingProvider != "ups" {
-		t.Fatalf("fulfilments %+v, want one with tracking 1Z1 (ups)", fs)
+	if len(fs) != 1 || fs[0].LineItems[0].ID != o.LineItems[0].ID || fs[0].TrackingInfo == nil ||
+		fs[0].TrackingInfo.TrackingNumber != "1Z1" || fs[0].TrackingInfo.ShippingProvider != "ups" {
+		t.Fatalf("fulfilments %+v, want only the first line, with tracking 1Z1 (ups)", fs)
 	}
-	if len(h.sim.Emails()) != 0 {
-		t.Errorf("e-mail sent although the site's e-mail is off")
+	if e := h.sim.Emails(); len(e) != 0 {
+		t.Errorf("%d e-mails, want none (the site's e-mail is off)", len(e))
+	}
+	if p := h.storeEvents("FulfillmentPushed")[0].GetFulfillmentPushed(); p.GetCustomerNotified() || p.GetShipmentId() != "off" {
+		t.Errorf("pushed %v, want shipment off, customer not notified", p)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 type Config struct {
 	config.NATS
 	config.Telemetry
+	config.GRPCClient
 	// WooCommerce configures the connector itself (DROPSYNC_WOOCOMMERCE_*).
 	WooCommerce WooCommerce
 	// Stores are read by Load from WooCommerce.Stores and the credentials
@@ -90,13 +91,14 @@ type WooCommerce struct {
 	// Concurrency is how many commands run at once.
 	Concurrency int `envconfig:"CONCURRENCY" default:"4" desc:"Commands carried out at once (one at a time per order)"`
 	// MaxDeliver bounds deliveries of one command.
-	MaxDeliver int `envconfig:"MAX_DELIVER" default:"5" desc:"Deliveries of one command; on the last, a transient failure (the store, the orders service or the notifier unreachable) is published as FulfillmentFailed (retryable)"`
+	// With CommandBackoff the default reaches about a day (bus.CommandMaxDeliver).
+	MaxDeliver int `envconfig:"MAX_DELIVER" default:"30" desc:"Deliveries of one command (with the default backoff, about 24 h); on the last, a transient failure (the store's 5xx, timeouts, 429 past its budget, the orders service or the notifier unreachable) is published as FulfillmentFailed (retryable), which RetryFulfillment can retry"`
 	// AckWait is how long JetStream waits for a command's ack.
 	AckWait time.Duration `envconfig:"ACK_WAIT" default:"1m" desc:"How long JetStream waits for a command's ack before redelivering it"`
 	// CommandBackoff are the delays before redelivering a failed command.
-	CommandBackoff []time.Duration `envconfig:"COMMAND_BACKOFF" default:"1s,5s,30s,2m" desc:"Delays before each redelivery of a failed command (the last repeats)"`
-	// ShutdownGrace bounds in-flight webhooks at shutdown.
-	ShutdownGrace time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"Time in-flight webhook deliveries get to finish on shutdown"`
+	CommandBackoff []time.Duration `envconfig:"COMMAND_BACKOFF" default:"5s,30s,2m,10m,30m,1h" desc:"Delays before each redelivery of a failed command (the last repeats): a store outage of hours ends fulfilled, not failed"`
+	// ShutdownGrace bounds in-flight webhooks and commands at shutdown.
+	ShutdownGrace time.Duration `envconfig:"SHUTDOWN_GRACE" default:"10s" desc:"Time in-flight webhook deliveries and commands get to finish on shutdown"`
 }
 
 // Validate reports every problem at once.
@@ -149,5 +151,5 @@ func (c Config) Validate() error {
 	if !strings.Contains(w.TrackingURLTemplate, "{number}") {
 		errs = append(errs, errors.New("DROPSYNC_WOOCOMMERCE_TRACKING_URL_TEMPLATE: must contain {number}"))
 	}
-	return errors.Join(c.NATS.Validate(), c.Telemetry.Validate(), errors.Join(errs...))
+	return errors.Join(c.NATS.Validate(), c.Telemetry.Validate(), c.GRPCClient.Validate(), errors.Join(errs...))
 }

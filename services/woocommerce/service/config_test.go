@@ -1,11 +1,13 @@
 package service_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/services/woocommerce/service"
 )
@@ -26,7 +28,7 @@ func TestConfigDefaultsAndValidate(t *testing.T) {
 		t.Fatalf("stores %+v", cfg.Stores)
 	}
 	w := cfg.WooCommerce
-	if w.ReconcileInterval.String() != "1m0s" || w.WebhookPath != "/webhooks/woocommerce" || len(w.CommandBackoff) != 4 {
+	if w.ReconcileInterval.String() != "1m0s" || w.WebhookPath != "/webhooks/woocommerce" || !slices.Equal(w.CommandBackoff, bus.CommandBackoff) || w.MaxDeliver != bus.CommandMaxDeliver {
 		t.Fatalf("defaults %+v", w)
 	}
 

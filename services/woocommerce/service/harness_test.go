@@ -17,12 +17,12 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/grpcauth/grpcauthtest"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/pkg/woocommercesim"
@@ -76,11 +76,12 @@ func startNotifier(t testing.TB, d notifierv1.Decision) (*fakeNotifier, *grpc.Cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	pki := grpcauthtest.New(t)
+	srv := grpc.NewServer(pki.ServerOptions("notifier")...)
 	notifierv1.RegisterShippingConfirmationServiceServer(srv, f)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(lis.Addr().String(), pki.DialOptions(grpcauthtest.AllRoles)...)
 	if err != nil {
 		t.Fatal(err)
 	}

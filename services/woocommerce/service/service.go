@@ -14,8 +14,11 @@ import (
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
+	"github.com/dropsync/dropsync/pkg/connector/storehealth"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/telemetry"
+	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/domain"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/ports"
@@ -56,7 +59,7 @@ func RunOn(ctx context.Context, cfg Config, js jetstream.JetStream, lis net.List
 		log.WarnContext(ctx, "no woocommerce store registered (DROPSYNC_WOOCOMMERCE_STORES)")
 	}
 	deps := Deps{JS: js, Stores: reg, Listener: lis, Log: log}
-	peer, err := peers.Dial(ctx, peers.Config{OrdersAddr: cfg.WooCommerce.OrdersAddr, NotifierAddr: cfg.WooCommerce.NotifierAddr}, log)
+	peer, err := peers.Dial(ctx, peers.Config{OrdersAddr: cfg.WooCommerce.OrdersAddr, NotifierAddr: cfg.WooCommerce.NotifierAddr, GRPC: cfg.GRPCClient}, log)
 	if err != nil {
 		return err
 	}
@@ -113,6 +116,10 @@ type Service struct {
 	Commands *ports.Commands
 	// APIs holds each store's REST client, by slug.
 	APIs map[string]*wcapi.Client
+	// Health is each store's connection health, from the REST API's
+	// answers; Run publishes its changes as StoreConnectionChanged.
+	Health *storehealth.Tracker
+	pub    *bus.Publisher
 }
 
 // New creates the streams and buckets the connector needs and wires it.
@@ -127,7 +134,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	var dedupe *webhook.KVDedupe
 	var checkpoints *reconcile.KVCheckpoints
 	err := natsconn.Await(ctx, log, "woocommerce connector set-up (streams, buckets)", func(ctx context.Context) error {
-		if err := bus.EnsureStreams(ctx, deps.JS, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
+		if err := bus.OpenStreams(ctx, deps.JS, bus.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DuplicateWindow}); err != nil {
 			return err
 		}
 		var err error
@@ -140,8 +147,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := bus.NewPublisher(deps.JS, bus.PublisherConfig{})
-	s := &Service{cfg: cfg, deps: deps, Reconcilers: map[string]*reconcile.Reconciler{}, APIs: map[string]*wcapi.Client{}}
+	pub := bus.NewPublisher(deps.JS, bus.PublisherConfig{Telemetry: telemetry.FromContext(ctx)})
+	s := &Service{cfg: cfg, deps: deps, Reconcilers: map[string]*reconcile.Reconciler{}, APIs: map[string]*wcapi.Client{}, pub: pub,
+		Health: storehealth.New(storehealth.Config{
+			Platform: Name, Source: eventsv1.Platform_PLATFORM_WOOCOMMERCE, Service: domain.Service, Logger: log,
+		})}
 
 	for _, st := range deps.Stores.All() {
 		out := client.Config{
@@ -150,13 +160,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			AttemptTimeout: w.CallTimeout,
 			MaxPause:       w.MaxPause,
 			Logger:         log,
+			Health:         s.Health,
 		}
 		if w.RateLimit > 0 {
 			out.Limit = client.PerSecond(w.RateLimit, max(1, w.RateLimit))
 		}
 		api, err := wcapi.New(wcapi.Config{
 			SiteURL: st.SiteURL, Auth: st.Auth, RateKey: st.Key(), Outbound: out,
-			ConsumerKey: st.ConsumerKey.Reveal(), ConsumerSecret: st.ConsumerSecret.Reveal(),
+			// Read for each request: a replaced Secret file is taken
+			// without a restart (config.NewFileSecret).
+			Keys: func() (string, string) { return st.ConsumerKey.Reveal(), st.ConsumerSecret.Reveal() },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store %s: %w", st.Slug, err)
@@ -230,6 +243,7 @@ func (s *Service) run(ctx context.Context, probes *webhook.Probes) error {
 		log = slog.Default()
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Health.Publish(ctx, s.pub) })
 	for _, rec := range s.Reconcilers {
 		g.Go(func() error { return rec.Run(ctx) })
 	}
@@ -242,7 +256,10 @@ func (s *Service) run(ctx context.Context, probes *webhook.Probes) error {
 			AckWait:        w.AckWait,
 			Backoff:        w.CommandBackoff,
 			Concurrency:    w.Concurrency,
-			Logger:         log,
+			// In-flight commands get the grace webhooks get, then their
+			// calls are cancelled (an unacked command comes again).
+			ShutdownTimeout: w.ShutdownGrace,
+			Logger:          log,
 			Started: func() {
 				probes.Ready(s.Handler())
 				log.InfoContext(ctx, "woocommerce connector ready", "webhook_path", w.WebhookPath, "stores", len(s.APIs))

@@ -41,7 +41,7 @@ func TestWebhookSignature(t *testing.T) {
 	if st := h.post(body, unknown); st != http.StatusUnauthorized {
 		t.Fatalf("unknown store: %d", st)
 	}
-	if n := len(h.events(bus.StreamStore)); n != 0 {
+	if n := len(orderEvents(h.events(bus.StreamStore))); n != 0 {
 		t.Fatalf("%d events published for refused webhooks", n)
 	}
 	if st := h.svc.Webhooks.Stats(); st.BadSignature != 3 {
@@ -77,7 +77,7 @@ func TestWebhookPingAndMalformed(t *testing.T) {
 	if st := h.post(body, h.signedHeaders("order.updated", body, "d1")); st != http.StatusBadRequest {
 		t.Fatalf("malformed: %d", st)
 	}
-	if n := len(h.events(bus.StreamStore)); n != 0 {
+	if n := len(orderEvents(h.events(bus.StreamStore))); n != 0 {
 		t.Fatalf("%d events published", n)
 	}
 }

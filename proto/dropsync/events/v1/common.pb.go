@@ -265,6 +265,62 @@ func (x *Source) GetService() string {
 	return ""
 }
 
+// Principal is an authenticated gRPC caller, as the orders service saw it.
+type Principal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's name: a certificate's SPIFFE ID, DNS name or CN, a static
+	// token's principal, a JWT's subject.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What proved it: "certificate", "token", "jwt" or "development".
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Principal) Reset() {
+	*x = Principal{}
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Principal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Principal) ProtoMessage() {}
+
+func (x *Principal) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Principal.ProtoReflect.Descriptor instead.
+func (*Principal) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Principal) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Principal) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
 // LineQuantity names a quantity of one store line item.
 type LineQuantity struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -277,7 +333,7 @@ type LineQuantity struct {
 
 func (x *LineQuantity) Reset() {
 	*x = LineQuantity{}
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[1]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +345,7 @@ func (x *LineQuantity) String() string {
 func (*LineQuantity) ProtoMessage() {}
 
 func (x *LineQuantity) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[1]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +358,7 @@ func (x *LineQuantity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineQuantity.ProtoReflect.Descriptor instead.
 func (*LineQuantity) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{1}
+	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LineQuantity) GetLineItemId() string {
@@ -332,7 +388,7 @@ type Money struct {
 
 func (x *Money) Reset() {
 	*x = Money{}
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[2]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -344,7 +400,7 @@ func (x *Money) String() string {
 func (*Money) ProtoMessage() {}
 
 func (x *Money) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[2]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -357,7 +413,7 @@ func (x *Money) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Money.ProtoReflect.Descriptor instead.
 func (*Money) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{2}
+	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Money) GetCurrency() string {
@@ -395,7 +451,7 @@ type Address struct {
 
 func (x *Address) Reset() {
 	*x = Address{}
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[3]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +463,7 @@ func (x *Address) String() string {
 func (*Address) ProtoMessage() {}
 
 func (x *Address) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[3]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +476,7 @@ func (x *Address) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Address.ProtoReflect.Descriptor instead.
 func (*Address) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{3}
+	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Address) GetFullName() string {
@@ -509,7 +565,7 @@ type FailureReason struct {
 
 func (x *FailureReason) Reset() {
 	*x = FailureReason{}
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[4]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +577,7 @@ func (x *FailureReason) String() string {
 func (*FailureReason) ProtoMessage() {}
 
 func (x *FailureReason) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[4]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +590,7 @@ func (x *FailureReason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureReason.ProtoReflect.Descriptor instead.
 func (*FailureReason) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{4}
+	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FailureReason) GetCode() string {
@@ -572,7 +628,7 @@ type Tracking struct {
 
 func (x *Tracking) Reset() {
 	*x = Tracking{}
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[5]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +640,7 @@ func (x *Tracking) String() string {
 func (*Tracking) ProtoMessage() {}
 
 func (x *Tracking) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_events_v1_common_proto_msgTypes[5]
+	mi := &file_dropsync_events_v1_common_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +653,7 @@ func (x *Tracking) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tracking.ProtoReflect.Descriptor instead.
 func (*Tracking) Descriptor() ([]byte, []int) {
-	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{5}
+	return file_dropsync_events_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Tracking) GetNumber() string {
@@ -629,7 +685,10 @@ const file_dropsync_events_v1_common_proto_rawDesc = "" +
 	"\x06Source\x128\n" +
 	"\bplatform\x18\x01 \x01(\x0e2\x1c.dropsync.events.v1.PlatformR\bplatform\x12\x19\n" +
 	"\bstore_id\x18\x02 \x01(\tR\astoreId\x12\x18\n" +
-	"\aservice\x18\x03 \x01(\tR\aservice\"L\n" +
+	"\aservice\x18\x03 \x01(\tR\aservice\"3\n" +
+	"\tPrincipal\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\"L\n" +
 	"\fLineQuantity\x12 \n" +
 	"\fline_item_id\x18\x01 \x01(\tR\n" +
 	"lineItemId\x12\x1a\n" +
@@ -695,17 +754,18 @@ func file_dropsync_events_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_dropsync_events_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dropsync_events_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_dropsync_events_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_dropsync_events_v1_common_proto_goTypes = []any{
 	(Platform)(0),          // 0: dropsync.events.v1.Platform
 	(Tab)(0),               // 1: dropsync.events.v1.Tab
 	(FulfillmentPolicy)(0), // 2: dropsync.events.v1.FulfillmentPolicy
 	(*Source)(nil),         // 3: dropsync.events.v1.Source
-	(*LineQuantity)(nil),   // 4: dropsync.events.v1.LineQuantity
-	(*Money)(nil),          // 5: dropsync.events.v1.Money
-	(*Address)(nil),        // 6: dropsync.events.v1.Address
-	(*FailureReason)(nil),  // 7: dropsync.events.v1.FailureReason
-	(*Tracking)(nil),       // 8: dropsync.events.v1.Tracking
+	(*Principal)(nil),      // 4: dropsync.events.v1.Principal
+	(*LineQuantity)(nil),   // 5: dropsync.events.v1.LineQuantity
+	(*Money)(nil),          // 6: dropsync.events.v1.Money
+	(*Address)(nil),        // 7: dropsync.events.v1.Address
+	(*FailureReason)(nil),  // 8: dropsync.events.v1.FailureReason
+	(*Tracking)(nil),       // 9: dropsync.events.v1.Tracking
 }
 var file_dropsync_events_v1_common_proto_depIdxs = []int32{
 	0, // 0: dropsync.events.v1.Source.platform:type_name -> dropsync.events.v1.Platform
@@ -727,7 +787,7 @@ func file_dropsync_events_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dropsync_events_v1_common_proto_rawDesc), len(file_dropsync_events_v1_common_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -41,6 +41,9 @@ type Envelope struct {
 	// The first event or request of the chain.
 	CorrelationId string  `protobuf:"bytes,6,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	Source        *Source `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
+	// Who gave the command (an operator's or a service's gRPC call) that
+	// recorded this event; unset for events that follow from facts.
+	RequestedBy *Principal `protobuf:"bytes,8,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
 	// The event. Field numbers: store 10-29, supplier 30-49, order 50-89.
 	//
 	// Types that are valid to be assigned to Event:
@@ -56,6 +59,7 @@ type Envelope struct {
 	//	*Envelope_StoreOrderReread
 	//	*Envelope_StoreFulfillmentCanceled
 	//	*Envelope_StoreTrackingChanged
+	//	*Envelope_StoreConnectionChanged
 	//	*Envelope_SupplierOrderPlaced
 	//	*Envelope_SupplierPlacementFailed
 	//	*Envelope_SupplierOrderPaid
@@ -163,6 +167,13 @@ func (x *Envelope) GetSource() *Source {
 	return nil
 }
 
+func (x *Envelope) GetRequestedBy() *Principal {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return nil
+}
+
 func (x *Envelope) GetEvent() isEnvelope_Event {
 	if x != nil {
 		return x.Event
@@ -264,6 +275,15 @@ func (x *Envelope) GetStoreTrackingChanged() *StoreTrackingChanged {
 	if x != nil {
 		if x, ok := x.Event.(*Envelope_StoreTrackingChanged); ok {
 			return x.StoreTrackingChanged
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStoreConnectionChanged() *StoreConnectionChanged {
+	if x != nil {
+		if x, ok := x.Event.(*Envelope_StoreConnectionChanged); ok {
+			return x.StoreConnectionChanged
 		}
 	}
 	return nil
@@ -524,6 +544,10 @@ type Envelope_StoreTrackingChanged struct {
 	StoreTrackingChanged *StoreTrackingChanged `protobuf:"bytes,20,opt,name=store_tracking_changed,json=storeTrackingChanged,proto3,oneof"`
 }
 
+type Envelope_StoreConnectionChanged struct {
+	StoreConnectionChanged *StoreConnectionChanged `protobuf:"bytes,21,opt,name=store_connection_changed,json=storeConnectionChanged,proto3,oneof"`
+}
+
 type Envelope_SupplierOrderPlaced struct {
 	SupplierOrderPlaced *SupplierOrderPlaced `protobuf:"bytes,30,opt,name=supplier_order_placed,json=supplierOrderPlaced,proto3,oneof"`
 }
@@ -638,6 +662,8 @@ func (*Envelope_StoreFulfillmentCanceled) isEnvelope_Event() {}
 
 func (*Envelope_StoreTrackingChanged) isEnvelope_Event() {}
 
+func (*Envelope_StoreConnectionChanged) isEnvelope_Event() {}
+
 func (*Envelope_SupplierOrderPlaced) isEnvelope_Event() {}
 
 func (*Envelope_SupplierPlacementFailed) isEnvelope_Event() {}
@@ -688,7 +714,7 @@ var File_dropsync_events_v1_envelope_proto protoreflect.FileDescriptor
 
 const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"\n" +
-	"!dropsync/events/v1/envelope.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1edropsync/events/v1/store.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x1c\n" +
+	"!dropsync/events/v1/envelope.proto\x12\x12dropsync.events.v1\x1a\x1fdropsync/events/v1/common.proto\x1a\x1edropsync/events/v1/order.proto\x1a\x1edropsync/events/v1/store.proto\x1a!dropsync/events/v1/supplier.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x1d\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12;\n" +
@@ -698,7 +724,8 @@ const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"recordedAt\x12!\n" +
 	"\fcausation_id\x18\x05 \x01(\tR\vcausationId\x12%\n" +
 	"\x0ecorrelation_id\x18\x06 \x01(\tR\rcorrelationId\x122\n" +
-	"\x06source\x18\a \x01(\v2\x1a.dropsync.events.v1.SourceR\x06source\x12W\n" +
+	"\x06source\x18\a \x01(\v2\x1a.dropsync.events.v1.SourceR\x06source\x12@\n" +
+	"\frequested_by\x18\b \x01(\v2\x1d.dropsync.events.v1.PrincipalR\vrequestedBy\x12W\n" +
 	"\x13store_order_created\x18\n" +
 	" \x01(\v2%.dropsync.events.v1.StoreOrderCreatedH\x00R\x11storeOrderCreated\x12`\n" +
 	"\x16store_payment_captured\x18\v \x01(\v2(.dropsync.events.v1.StorePaymentCapturedH\x00R\x14storePaymentCaptured\x12W\n" +
@@ -710,7 +737,8 @@ const file_dropsync_events_v1_envelope_proto_rawDesc = "" +
 	"\x12fulfillment_failed\x18\x11 \x01(\v2%.dropsync.events.v1.FulfillmentFailedH\x00R\x11fulfillmentFailed\x12T\n" +
 	"\x12store_order_reread\x18\x12 \x01(\v2$.dropsync.events.v1.StoreOrderRereadH\x00R\x10storeOrderReread\x12l\n" +
 	"\x1astore_fulfillment_canceled\x18\x13 \x01(\v2,.dropsync.events.v1.StoreFulfillmentCanceledH\x00R\x18storeFulfillmentCanceled\x12`\n" +
-	"\x16store_tracking_changed\x18\x14 \x01(\v2(.dropsync.events.v1.StoreTrackingChangedH\x00R\x14storeTrackingChanged\x12]\n" +
+	"\x16store_tracking_changed\x18\x14 \x01(\v2(.dropsync.events.v1.StoreTrackingChangedH\x00R\x14storeTrackingChanged\x12f\n" +
+	"\x18store_connection_changed\x18\x15 \x01(\v2*.dropsync.events.v1.StoreConnectionChangedH\x00R\x16storeConnectionChanged\x12]\n" +
 	"\x15supplier_order_placed\x18\x1e \x01(\v2'.dropsync.events.v1.SupplierOrderPlacedH\x00R\x13supplierOrderPlaced\x12i\n" +
 	"\x19supplier_placement_failed\x18\x1f \x01(\v2+.dropsync.events.v1.SupplierPlacementFailedH\x00R\x17supplierPlacementFailed\x12W\n" +
 	"\x13supplier_order_paid\x18  \x01(\v2%.dropsync.events.v1.SupplierOrderPaidH\x00R\x11supplierOrderPaid\x12i\n" +
@@ -753,84 +781,88 @@ var file_dropsync_events_v1_envelope_proto_goTypes = []any{
 	(*Envelope)(nil),                   // 0: dropsync.events.v1.Envelope
 	(*timestamppb.Timestamp)(nil),      // 1: google.protobuf.Timestamp
 	(*Source)(nil),                     // 2: dropsync.events.v1.Source
-	(*StoreOrderCreated)(nil),          // 3: dropsync.events.v1.StoreOrderCreated
-	(*StorePaymentCaptured)(nil),       // 4: dropsync.events.v1.StorePaymentCaptured
-	(*StoreOrderUpdated)(nil),          // 5: dropsync.events.v1.StoreOrderUpdated
-	(*StoreOrderCanceled)(nil),         // 6: dropsync.events.v1.StoreOrderCanceled
-	(*StoreOrderRefunded)(nil),         // 7: dropsync.events.v1.StoreOrderRefunded
-	(*StoreOrderFulfilled)(nil),        // 8: dropsync.events.v1.StoreOrderFulfilled
-	(*FulfillmentPushed)(nil),          // 9: dropsync.events.v1.FulfillmentPushed
-	(*FulfillmentFailed)(nil),          // 10: dropsync.events.v1.FulfillmentFailed
-	(*StoreOrderReread)(nil),           // 11: dropsync.events.v1.StoreOrderReread
-	(*StoreFulfillmentCanceled)(nil),   // 12: dropsync.events.v1.StoreFulfillmentCanceled
-	(*StoreTrackingChanged)(nil),       // 13: dropsync.events.v1.StoreTrackingChanged
-	(*SupplierOrderPlaced)(nil),        // 14: dropsync.events.v1.SupplierOrderPlaced
-	(*SupplierPlacementFailed)(nil),    // 15: dropsync.events.v1.SupplierPlacementFailed
-	(*SupplierOrderPaid)(nil),          // 16: dropsync.events.v1.SupplierOrderPaid
-	(*SupplierShipmentCreated)(nil),    // 17: dropsync.events.v1.SupplierShipmentCreated
-	(*SupplierTrackingChanged)(nil),    // 18: dropsync.events.v1.SupplierTrackingChanged
-	(*SupplierOrderCanceled)(nil),      // 19: dropsync.events.v1.SupplierOrderCanceled
-	(*SupplierOrderFinished)(nil),      // 20: dropsync.events.v1.SupplierOrderFinished
-	(*SupplierConnectionChanged)(nil),  // 21: dropsync.events.v1.SupplierConnectionChanged
-	(*SupplierTrackingProgressed)(nil), // 22: dropsync.events.v1.SupplierTrackingProgressed
-	(*PlacementRequested)(nil),         // 23: dropsync.events.v1.PlacementRequested
-	(*PlacementRejected)(nil),          // 24: dropsync.events.v1.PlacementRejected
-	(*FulfillmentRequested)(nil),       // 25: dropsync.events.v1.FulfillmentRequested
-	(*TrackingUpdateRequested)(nil),    // 26: dropsync.events.v1.TrackingUpdateRequested
-	(*ShippingConfirmationIssued)(nil), // 27: dropsync.events.v1.ShippingConfirmationIssued
-	(*OrderFulfilledManually)(nil),     // 28: dropsync.events.v1.OrderFulfilledManually
-	(*ResyncRequested)(nil),            // 29: dropsync.events.v1.ResyncRequested
-	(*OrderStatusChanged)(nil),         // 30: dropsync.events.v1.OrderStatusChanged
-	(*ConflictDetected)(nil),           // 31: dropsync.events.v1.ConflictDetected
-	(*ConflictResolved)(nil),           // 32: dropsync.events.v1.ConflictResolved
-	(*AttentionRaised)(nil),            // 33: dropsync.events.v1.AttentionRaised
-	(*StoreRegistered)(nil),            // 34: dropsync.events.v1.StoreRegistered
-	(*StoreSettingsChanged)(nil),       // 35: dropsync.events.v1.StoreSettingsChanged
-	(*SupplierMappingChanged)(nil),     // 36: dropsync.events.v1.SupplierMappingChanged
+	(*Principal)(nil),                  // 3: dropsync.events.v1.Principal
+	(*StoreOrderCreated)(nil),          // 4: dropsync.events.v1.StoreOrderCreated
+	(*StorePaymentCaptured)(nil),       // 5: dropsync.events.v1.StorePaymentCaptured
+	(*StoreOrderUpdated)(nil),          // 6: dropsync.events.v1.StoreOrderUpdated
+	(*StoreOrderCanceled)(nil),         // 7: dropsync.events.v1.StoreOrderCanceled
+	(*StoreOrderRefunded)(nil),         // 8: dropsync.events.v1.StoreOrderRefunded
+	(*StoreOrderFulfilled)(nil),        // 9: dropsync.events.v1.StoreOrderFulfilled
+	(*FulfillmentPushed)(nil),          // 10: dropsync.events.v1.FulfillmentPushed
+	(*FulfillmentFailed)(nil),          // 11: dropsync.events.v1.FulfillmentFailed
+	(*StoreOrderReread)(nil),           // 12: dropsync.events.v1.StoreOrderReread
+	(*StoreFulfillmentCanceled)(nil),   // 13: dropsync.events.v1.StoreFulfillmentCanceled
+	(*StoreTrackingChanged)(nil),       // 14: dropsync.events.v1.StoreTrackingChanged
+	(*StoreConnectionChanged)(nil),     // 15: dropsync.events.v1.StoreConnectionChanged
+	(*SupplierOrderPlaced)(nil),        // 16: dropsync.events.v1.SupplierOrderPlaced
+	(*SupplierPlacementFailed)(nil),    // 17: dropsync.events.v1.SupplierPlacementFailed
+	(*SupplierOrderPaid)(nil),          // 18: dropsync.events.v1.SupplierOrderPaid
+	(*SupplierShipmentCreated)(nil),    // 19: dropsync.events.v1.SupplierShipmentCreated
+	(*SupplierTrackingChanged)(nil),    // 20: dropsync.events.v1.SupplierTrackingChanged
+	(*SupplierOrderCanceled)(nil),      // 21: dropsync.events.v1.SupplierOrderCanceled
+	(*SupplierOrderFinished)(nil),      // 22: dropsync.events.v1.SupplierOrderFinished
+	(*SupplierConnectionChanged)(nil),  // 23: dropsync.events.v1.SupplierConnectionChanged
+	(*SupplierTrackingProgressed)(nil), // 24: dropsync.events.v1.SupplierTrackingProgressed
+	(*PlacementRequested)(nil),         // 25: dropsync.events.v1.PlacementRequested
+	(*PlacementRejected)(nil),          // 26: dropsync.events.v1.PlacementRejected
+	(*FulfillmentRequested)(nil),       // 27: dropsync.events.v1.FulfillmentRequested
+	(*TrackingUpdateRequested)(nil),    // 28: dropsync.events.v1.TrackingUpdateRequested
+	(*ShippingConfirmationIssued)(nil), // 29: dropsync.events.v1.ShippingConfirmationIssued
+	(*OrderFulfilledManually)(nil),     // 30: dropsync.events.v1.OrderFulfilledManually
+	(*ResyncRequested)(nil),            // 31: dropsync.events.v1.ResyncRequested
+	(*OrderStatusChanged)(nil),         // 32: dropsync.events.v1.OrderStatusChanged
+	(*ConflictDetected)(nil),           // 33: dropsync.events.v1.ConflictDetected
+	(*ConflictResolved)(nil),           // 34: dropsync.events.v1.ConflictResolved
+	(*AttentionRaised)(nil),            // 35: dropsync.events.v1.AttentionRaised
+	(*StoreRegistered)(nil),            // 36: dropsync.events.v1.StoreRegistered
+	(*StoreSettingsChanged)(nil),       // 37: dropsync.events.v1.StoreSettingsChanged
+	(*SupplierMappingChanged)(nil),     // 38: dropsync.events.v1.SupplierMappingChanged
 }
 var file_dropsync_events_v1_envelope_proto_depIdxs = []int32{
 	1,  // 0: dropsync.events.v1.Envelope.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: dropsync.events.v1.Envelope.recorded_at:type_name -> google.protobuf.Timestamp
 	2,  // 2: dropsync.events.v1.Envelope.source:type_name -> dropsync.events.v1.Source
-	3,  // 3: dropsync.events.v1.Envelope.store_order_created:type_name -> dropsync.events.v1.StoreOrderCreated
-	4,  // 4: dropsync.events.v1.Envelope.store_payment_captured:type_name -> dropsync.events.v1.StorePaymentCaptured
-	5,  // 5: dropsync.events.v1.Envelope.store_order_updated:type_name -> dropsync.events.v1.StoreOrderUpdated
-	6,  // 6: dropsync.events.v1.Envelope.store_order_canceled:type_name -> dropsync.events.v1.StoreOrderCanceled
-	7,  // 7: dropsync.events.v1.Envelope.store_order_refunded:type_name -> dropsync.events.v1.StoreOrderRefunded
-	8,  // 8: dropsync.events.v1.Envelope.store_order_fulfilled:type_name -> dropsync.events.v1.StoreOrderFulfilled
-	9,  // 9: dropsync.events.v1.Envelope.fulfillment_pushed:type_name -> dropsync.events.v1.FulfillmentPushed
-	10, // 10: dropsync.events.v1.Envelope.fulfillment_failed:type_name -> dropsync.events.v1.FulfillmentFailed
-	11, // 11: dropsync.events.v1.Envelope.store_order_reread:type_name -> dropsync.events.v1.StoreOrderReread
-	12, // 12: dropsync.events.v1.Envelope.store_fulfillment_canceled:type_name -> dropsync.events.v1.StoreFulfillmentCanceled
-	13, // 13: dropsync.events.v1.Envelope.store_tracking_changed:type_name -> dropsync.events.v1.StoreTrackingChanged
-	14, // 14: dropsync.events.v1.Envelope.supplier_order_placed:type_name -> dropsync.events.v1.SupplierOrderPlaced
-	15, // 15: dropsync.events.v1.Envelope.supplier_placement_failed:type_name -> dropsync.events.v1.SupplierPlacementFailed
-	16, // 16: dropsync.events.v1.Envelope.supplier_order_paid:type_name -> dropsync.events.v1.SupplierOrderPaid
-	17, // 17: dropsync.events.v1.Envelope.supplier_shipment_created:type_name -> dropsync.events.v1.SupplierShipmentCreated
-	18, // 18: dropsync.events.v1.Envelope.supplier_tracking_changed:type_name -> dropsync.events.v1.SupplierTrackingChanged
-	19, // 19: dropsync.events.v1.Envelope.supplier_order_canceled:type_name -> dropsync.events.v1.SupplierOrderCanceled
-	20, // 20: dropsync.events.v1.Envelope.supplier_order_finished:type_name -> dropsync.events.v1.SupplierOrderFinished
-	21, // 21: dropsync.events.v1.Envelope.supplier_connection_changed:type_name -> dropsync.events.v1.SupplierConnectionChanged
-	22, // 22: dropsync.events.v1.Envelope.supplier_tracking_progressed:type_name -> dropsync.events.v1.SupplierTrackingProgressed
-	23, // 23: dropsync.events.v1.Envelope.placement_requested:type_name -> dropsync.events.v1.PlacementRequested
-	24, // 24: dropsync.events.v1.Envelope.placement_rejected:type_name -> dropsync.events.v1.PlacementRejected
-	25, // 25: dropsync.events.v1.Envelope.fulfillment_requested:type_name -> dropsync.events.v1.FulfillmentRequested
-	26, // 26: dropsync.events.v1.Envelope.tracking_update_requested:type_name -> dropsync.events.v1.TrackingUpdateRequested
-	27, // 27: dropsync.events.v1.Envelope.shipping_confirmation_issued:type_name -> dropsync.events.v1.ShippingConfirmationIssued
-	28, // 28: dropsync.events.v1.Envelope.order_fulfilled_manually:type_name -> dropsync.events.v1.OrderFulfilledManually
-	29, // 29: dropsync.events.v1.Envelope.resync_requested:type_name -> dropsync.events.v1.ResyncRequested
-	30, // 30: dropsync.events.v1.Envelope.order_status_changed:type_name -> dropsync.events.v1.OrderStatusChanged
-	31, // 31: dropsync.events.v1.Envelope.conflict_detected:type_name -> dropsync.events.v1.ConflictDetected
-	32, // 32: dropsync.events.v1.Envelope.conflict_resolved:type_name -> dropsync.events.v1.ConflictResolved
-	33, // 33: dropsync.events.v1.Envelope.attention_raised:type_name -> dropsync.events.v1.AttentionRaised
-	34, // 34: dropsync.events.v1.Envelope.store_registered:type_name -> dropsync.events.v1.StoreRegistered
-	35, // 35: dropsync.events.v1.Envelope.store_settings_changed:type_name -> dropsync.events.v1.StoreSettingsChanged
-	36, // 36: dropsync.events.v1.Envelope.supplier_mapping_changed:type_name -> dropsync.events.v1.SupplierMappingChanged
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	3,  // 3: dropsync.events.v1.Envelope.requested_by:type_name -> dropsync.events.v1.Principal
+	4,  // 4: dropsync.events.v1.Envelope.store_order_created:type_name -> dropsync.events.v1.StoreOrderCreated
+	5,  // 5: dropsync.events.v1.Envelope.store_payment_captured:type_name -> dropsync.events.v1.StorePaymentCaptured
+	6,  // 6: dropsync.events.v1.Envelope.store_order_updated:type_name -> dropsync.events.v1.StoreOrderUpdated
+	7,  // 7: dropsync.events.v1.Envelope.store_order_canceled:type_name -> dropsync.events.v1.StoreOrderCanceled
+	8,  // 8: dropsync.events.v1.Envelope.store_order_refunded:type_name -> dropsync.events.v1.StoreOrderRefunded
+	9,  // 9: dropsync.events.v1.Envelope.store_order_fulfilled:type_name -> dropsync.events.v1.StoreOrderFulfilled
+	10, // 10: dropsync.events.v1.Envelope.fulfillment_pushed:type_name -> dropsync.events.v1.FulfillmentPushed
+	11, // 11: dropsync.events.v1.Envelope.fulfillment_failed:type_name -> dropsync.events.v1.FulfillmentFailed
+	12, // 12: dropsync.events.v1.Envelope.store_order_reread:type_name -> dropsync.events.v1.StoreOrderReread
+	13, // 13: dropsync.events.v1.Envelope.store_fulfillment_canceled:type_name -> dropsync.events.v1.StoreFulfillmentCanceled
+	14, // 14: dropsync.events.v1.Envelope.store_tracking_changed:type_name -> dropsync.events.v1.StoreTrackingChanged
+	15, // 15: dropsync.events.v1.Envelope.store_connection_changed:type_name -> dropsync.events.v1.StoreConnectionChanged
+	16, // 16: dropsync.events.v1.Envelope.supplier_order_placed:type_name -> dropsync.events.v1.SupplierOrderPlaced
+	17, // 17: dropsync.events.v1.Envelope.supplier_placement_failed:type_name -> dropsync.events.v1.SupplierPlacementFailed
+	18, // 18: dropsync.events.v1.Envelope.supplier_order_paid:type_name -> dropsync.events.v1.SupplierOrderPaid
+	19, // 19: dropsync.events.v1.Envelope.supplier_shipment_created:type_name -> dropsync.events.v1.SupplierShipmentCreated
+	20, // 20: dropsync.events.v1.Envelope.supplier_tracking_changed:type_name -> dropsync.events.v1.SupplierTrackingChanged
+	21, // 21: dropsync.events.v1.Envelope.supplier_order_canceled:type_name -> dropsync.events.v1.SupplierOrderCanceled
+	22, // 22: dropsync.events.v1.Envelope.supplier_order_finished:type_name -> dropsync.events.v1.SupplierOrderFinished
+	23, // 23: dropsync.events.v1.Envelope.supplier_connection_changed:type_name -> dropsync.events.v1.SupplierConnectionChanged
+	24, // 24: dropsync.events.v1.Envelope.supplier_tracking_progressed:type_name -> dropsync.events.v1.SupplierTrackingProgressed
+	25, // 25: dropsync.events.v1.Envelope.placement_requested:type_name -> dropsync.events.v1.PlacementRequested
+	26, // 26: dropsync.events.v1.Envelope.placement_rejected:type_name -> dropsync.events.v1.PlacementRejected
+	27, // 27: dropsync.events.v1.Envelope.fulfillment_requested:type_name -> dropsync.events.v1.FulfillmentRequested
+	28, // 28: dropsync.events.v1.Envelope.tracking_update_requested:type_name -> dropsync.events.v1.TrackingUpdateRequested
+	29, // 29: dropsync.events.v1.Envelope.shipping_confirmation_issued:type_name -> dropsync.events.v1.ShippingConfirmationIssued
+	30, // 30: dropsync.events.v1.Envelope.order_fulfilled_manually:type_name -> dropsync.events.v1.OrderFulfilledManually
+	31, // 31: dropsync.events.v1.Envelope.resync_requested:type_name -> dropsync.events.v1.ResyncRequested
+	32, // 32: dropsync.events.v1.Envelope.order_status_changed:type_name -> dropsync.events.v1.OrderStatusChanged
+	33, // 33: dropsync.events.v1.Envelope.conflict_detected:type_name -> dropsync.events.v1.ConflictDetected
+	34, // 34: dropsync.events.v1.Envelope.conflict_resolved:type_name -> dropsync.events.v1.ConflictResolved
+	35, // 35: dropsync.events.v1.Envelope.attention_raised:type_name -> dropsync.events.v1.AttentionRaised
+	36, // 36: dropsync.events.v1.Envelope.store_registered:type_name -> dropsync.events.v1.StoreRegistered
+	37, // 37: dropsync.events.v1.Envelope.store_settings_changed:type_name -> dropsync.events.v1.StoreSettingsChanged
+	38, // 38: dropsync.events.v1.Envelope.supplier_mapping_changed:type_name -> dropsync.events.v1.SupplierMappingChanged
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_events_v1_envelope_proto_init() }
@@ -854,6 +886,7 @@ func file_dropsync_events_v1_envelope_proto_init() {
 		(*Envelope_StoreOrderReread)(nil),
 		(*Envelope_StoreFulfillmentCanceled)(nil),
 		(*Envelope_StoreTrackingChanged)(nil),
+		(*Envelope_StoreConnectionChanged)(nil),
 		(*Envelope_SupplierOrderPlaced)(nil),
 		(*Envelope_SupplierPlacementFailed)(nil),
 		(*Envelope_SupplierOrderPaid)(nil),

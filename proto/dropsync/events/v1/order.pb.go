@@ -305,8 +305,17 @@ type FulfillmentRequested struct {
 	// Whether the order will be completely fulfilled by this fulfilment.
 	CompletesOrder bool              `protobuf:"varint,4,opt,name=completes_order,json=completesOrder,proto3" json:"completes_order,omitempty"`
 	Policy         FulfillmentPolicy `protobuf:"varint,5,opt,name=policy,proto3,enum=dropsync.events.v1.FulfillmentPolicy" json:"policy,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Which attempt at this shipment's fulfilment this is: 1 (or 0, before
+	// attempts were numbered) for the first, one more for each
+	// RetryFulfillment after a FulfillmentFailed. The connector reads the
+	// store before writing, so an attempt after one that did land finds the
+	// fulfilment instead of creating a second.
+	Attempt int32 `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The RetryFulfillment request id that asked for this attempt; empty for
+	// the first attempt.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FulfillmentRequested) Reset() {
@@ -374,14 +383,32 @@ func (x *FulfillmentRequested) GetPolicy() FulfillmentPolicy {
 	return FulfillmentPolicy_FULFILLMENT_POLICY_UNSPECIFIED
 }
 
+func (x *FulfillmentRequested) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *FulfillmentRequested) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // TrackingUpdateRequested: a pushed shipment's tracking number changed.
 type TrackingUpdateRequested struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ShipmentId         string                 `protobuf:"bytes,1,opt,name=shipment_id,json=shipmentId,proto3" json:"shipment_id,omitempty"`
 	StoreFulfillmentId string                 `protobuf:"bytes,2,opt,name=store_fulfillment_id,json=storeFulfillmentId,proto3" json:"store_fulfillment_id,omitempty"`
 	Tracking           *Tracking              `protobuf:"bytes,3,opt,name=tracking,proto3" json:"tracking,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The tracking the store was given before for this shipment, which
+	// tracking replaces: connectors whose platform keeps numbers side by side
+	// (WooCommerce's Shipment Tracking items, its notes) remove this one.
+	Replaces      *Tracking `protobuf:"bytes,4,opt,name=replaces,proto3" json:"replaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrackingUpdateRequested) Reset() {
@@ -431,6 +458,13 @@ func (x *TrackingUpdateRequested) GetStoreFulfillmentId() string {
 func (x *TrackingUpdateRequested) GetTracking() *Tracking {
 	if x != nil {
 		return x.Tracking
+	}
+	return nil
+}
+
+func (x *TrackingUpdateRequested) GetReplaces() *Tracking {
+	if x != nil {
+		return x.Replaces
 	}
 	return nil
 }
@@ -1162,19 +1196,23 @@ const file_dropsync_events_v1_order_proto_rawDesc = "" +
 	"\x11PlacementRejected\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x129\n" +
-	"\x06reason\x18\x02 \x01(\v2!.dropsync.events.v1.FailureReasonR\x06reason\"\x91\x02\n" +
+	"\x06reason\x18\x02 \x01(\v2!.dropsync.events.v1.FailureReasonR\x06reason\"\xca\x02\n" +
 	"\x14FulfillmentRequested\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x126\n" +
 	"\x05lines\x18\x02 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\x128\n" +
 	"\btracking\x18\x03 \x03(\v2\x1c.dropsync.events.v1.TrackingR\btracking\x12'\n" +
 	"\x0fcompletes_order\x18\x04 \x01(\bR\x0ecompletesOrder\x12=\n" +
-	"\x06policy\x18\x05 \x01(\x0e2%.dropsync.events.v1.FulfillmentPolicyR\x06policy\"\xa6\x01\n" +
+	"\x06policy\x18\x05 \x01(\x0e2%.dropsync.events.v1.FulfillmentPolicyR\x06policy\x12\x18\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\"\xe0\x01\n" +
 	"\x17TrackingUpdateRequested\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x120\n" +
 	"\x14store_fulfillment_id\x18\x02 \x01(\tR\x12storeFulfillmentId\x128\n" +
-	"\btracking\x18\x03 \x01(\v2\x1c.dropsync.events.v1.TrackingR\btracking\"W\n" +
+	"\btracking\x18\x03 \x01(\v2\x1c.dropsync.events.v1.TrackingR\btracking\x128\n" +
+	"\breplaces\x18\x04 \x01(\v2\x1c.dropsync.events.v1.TrackingR\breplaces\"W\n" +
 	"\x1aShippingConfirmationIssued\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x12\x18\n" +
@@ -1285,20 +1323,21 @@ var file_dropsync_events_v1_order_proto_depIdxs = []int32{
 	22, // 4: dropsync.events.v1.FulfillmentRequested.tracking:type_name -> dropsync.events.v1.Tracking
 	23, // 5: dropsync.events.v1.FulfillmentRequested.policy:type_name -> dropsync.events.v1.FulfillmentPolicy
 	22, // 6: dropsync.events.v1.TrackingUpdateRequested.tracking:type_name -> dropsync.events.v1.Tracking
-	24, // 7: dropsync.events.v1.OrderStatusChanged.from:type_name -> dropsync.events.v1.Tab
-	24, // 8: dropsync.events.v1.OrderStatusChanged.to:type_name -> dropsync.events.v1.Tab
-	25, // 9: dropsync.events.v1.ConflictDetected.store_order:type_name -> dropsync.events.v1.StoreOrder
-	0,  // 10: dropsync.events.v1.AttentionRaised.kind:type_name -> dropsync.events.v1.AttentionKind
-	26, // 11: dropsync.events.v1.StoreRegistered.platform:type_name -> dropsync.events.v1.Platform
-	23, // 12: dropsync.events.v1.StoreSettings.fulfillment_policy:type_name -> dropsync.events.v1.FulfillmentPolicy
-	18, // 13: dropsync.events.v1.StoreSettings.carrier_mapping:type_name -> dropsync.events.v1.StoreSettings.CarrierMappingEntry
-	14, // 14: dropsync.events.v1.StoreSettingsChanged.settings:type_name -> dropsync.events.v1.StoreSettings
-	16, // 15: dropsync.events.v1.SupplierMappingChanged.mapping:type_name -> dropsync.events.v1.SupplierMapping
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	22, // 7: dropsync.events.v1.TrackingUpdateRequested.replaces:type_name -> dropsync.events.v1.Tracking
+	24, // 8: dropsync.events.v1.OrderStatusChanged.from:type_name -> dropsync.events.v1.Tab
+	24, // 9: dropsync.events.v1.OrderStatusChanged.to:type_name -> dropsync.events.v1.Tab
+	25, // 10: dropsync.events.v1.ConflictDetected.store_order:type_name -> dropsync.events.v1.StoreOrder
+	0,  // 11: dropsync.events.v1.AttentionRaised.kind:type_name -> dropsync.events.v1.AttentionKind
+	26, // 12: dropsync.events.v1.StoreRegistered.platform:type_name -> dropsync.events.v1.Platform
+	23, // 13: dropsync.events.v1.StoreSettings.fulfillment_policy:type_name -> dropsync.events.v1.FulfillmentPolicy
+	18, // 14: dropsync.events.v1.StoreSettings.carrier_mapping:type_name -> dropsync.events.v1.StoreSettings.CarrierMappingEntry
+	14, // 15: dropsync.events.v1.StoreSettingsChanged.settings:type_name -> dropsync.events.v1.StoreSettings
+	16, // 16: dropsync.events.v1.SupplierMappingChanged.mapping:type_name -> dropsync.events.v1.SupplierMapping
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_events_v1_order_proto_init() }

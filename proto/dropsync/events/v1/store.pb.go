@@ -777,9 +777,12 @@ func (x *FulfillmentPushed) GetCustomerNotified() bool {
 
 // FulfillmentFailed: the store connector could not create a fulfilment.
 type FulfillmentFailed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ShipmentId    string                 `protobuf:"bytes,1,opt,name=shipment_id,json=shipmentId,proto3" json:"shipment_id,omitempty"`
-	Reason        *FailureReason         `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ShipmentId string                 `protobuf:"bytes,1,opt,name=shipment_id,json=shipmentId,proto3" json:"shipment_id,omitempty"`
+	Reason     *FailureReason         `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The FulfillmentRequested attempt that failed (its attempt field); a
+	// failure of an earlier attempt than the order's latest is stale.
+	Attempt       int32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -826,6 +829,13 @@ func (x *FulfillmentFailed) GetReason() *FailureReason {
 		return x.Reason
 	}
 	return nil
+}
+
+func (x *FulfillmentFailed) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
 }
 
 // StoreOrderReread: the connector re-read the order from the store on request.
@@ -879,6 +889,74 @@ func (x *StoreOrderReread) GetOrder() *StoreOrder {
 		return x.Order
 	}
 	return nil
+}
+
+// StoreConnectionChanged: the store's platform refused the connector's
+// credentials (HTTP 401 or 403: an uninstalled app, a revoked or rotated
+// key), or took them again after a refusal. The envelope's order_id is
+// "<platform>:<store>". While a store is unhealthy its commands are held
+// and redelivered, not failed.
+type StoreConnectionChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The store (its slug) the connector acts for.
+	Store   string `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	Healthy bool   `protobuf:"varint,2,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// Why, when unhealthy: the platform's answer (status and the start of
+	// its body), credentials redacted.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreConnectionChanged) Reset() {
+	*x = StoreConnectionChanged{}
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreConnectionChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreConnectionChanged) ProtoMessage() {}
+
+func (x *StoreConnectionChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_events_v1_store_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreConnectionChanged.ProtoReflect.Descriptor instead.
+func (*StoreConnectionChanged) Descriptor() ([]byte, []int) {
+	return file_dropsync_events_v1_store_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StoreConnectionChanged) GetStore() string {
+	if x != nil {
+		return x.Store
+	}
+	return ""
+}
+
+func (x *StoreConnectionChanged) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *StoreConnectionChanged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 var File_dropsync_events_v1_store_proto protoreflect.FileDescriptor
@@ -944,15 +1022,20 @@ const file_dropsync_events_v1_store_proto_rawDesc = "" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x120\n" +
 	"\x14store_fulfillment_id\x18\x02 \x01(\tR\x12storeFulfillmentId\x12+\n" +
-	"\x11customer_notified\x18\x03 \x01(\bR\x10customerNotified\"o\n" +
+	"\x11customer_notified\x18\x03 \x01(\bR\x10customerNotified\"\x89\x01\n" +
 	"\x11FulfillmentFailed\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x129\n" +
-	"\x06reason\x18\x02 \x01(\v2!.dropsync.events.v1.FailureReasonR\x06reason\"g\n" +
+	"\x06reason\x18\x02 \x01(\v2!.dropsync.events.v1.FailureReasonR\x06reason\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\x05R\aattempt\"g\n" +
 	"\x10StoreOrderReread\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x124\n" +
-	"\x05order\x18\x02 \x01(\v2\x1e.dropsync.events.v1.StoreOrderR\x05orderB@Z>github.com/dropsync/dropsync/proto/dropsync/events/v1;eventsv1b\x06proto3"
+	"\x05order\x18\x02 \x01(\v2\x1e.dropsync.events.v1.StoreOrderR\x05order\"`\n" +
+	"\x16StoreConnectionChanged\x12\x14\n" +
+	"\x05store\x18\x01 \x01(\tR\x05store\x12\x18\n" +
+	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reasonB@Z>github.com/dropsync/dropsync/proto/dropsync/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_dropsync_events_v1_store_proto_rawDescOnce sync.Once
@@ -966,7 +1049,7 @@ func file_dropsync_events_v1_store_proto_rawDescGZIP() []byte {
 	return file_dropsync_events_v1_store_proto_rawDescData
 }
 
-var file_dropsync_events_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_dropsync_events_v1_store_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_dropsync_events_v1_store_proto_goTypes = []any{
 	(*StoreLineItem)(nil),            // 0: dropsync.events.v1.StoreLineItem
 	(*StoreOrder)(nil),               // 1: dropsync.events.v1.StoreOrder
@@ -981,36 +1064,37 @@ var file_dropsync_events_v1_store_proto_goTypes = []any{
 	(*FulfillmentPushed)(nil),        // 10: dropsync.events.v1.FulfillmentPushed
 	(*FulfillmentFailed)(nil),        // 11: dropsync.events.v1.FulfillmentFailed
 	(*StoreOrderReread)(nil),         // 12: dropsync.events.v1.StoreOrderReread
-	(*Money)(nil),                    // 13: dropsync.events.v1.Money
-	(*Address)(nil),                  // 14: dropsync.events.v1.Address
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*LineQuantity)(nil),             // 16: dropsync.events.v1.LineQuantity
-	(*Tracking)(nil),                 // 17: dropsync.events.v1.Tracking
-	(*FailureReason)(nil),            // 18: dropsync.events.v1.FailureReason
+	(*StoreConnectionChanged)(nil),   // 13: dropsync.events.v1.StoreConnectionChanged
+	(*Money)(nil),                    // 14: dropsync.events.v1.Money
+	(*Address)(nil),                  // 15: dropsync.events.v1.Address
+	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*LineQuantity)(nil),             // 17: dropsync.events.v1.LineQuantity
+	(*Tracking)(nil),                 // 18: dropsync.events.v1.Tracking
+	(*FailureReason)(nil),            // 19: dropsync.events.v1.FailureReason
 }
 var file_dropsync_events_v1_store_proto_depIdxs = []int32{
-	13, // 0: dropsync.events.v1.StoreLineItem.unit_price:type_name -> dropsync.events.v1.Money
+	14, // 0: dropsync.events.v1.StoreLineItem.unit_price:type_name -> dropsync.events.v1.Money
 	0,  // 1: dropsync.events.v1.StoreOrder.line_items:type_name -> dropsync.events.v1.StoreLineItem
-	14, // 2: dropsync.events.v1.StoreOrder.shipping_address:type_name -> dropsync.events.v1.Address
-	13, // 3: dropsync.events.v1.StoreOrder.total:type_name -> dropsync.events.v1.Money
-	15, // 4: dropsync.events.v1.StoreOrder.store_updated_at:type_name -> google.protobuf.Timestamp
-	15, // 5: dropsync.events.v1.StoreOrder.store_created_at:type_name -> google.protobuf.Timestamp
+	15, // 2: dropsync.events.v1.StoreOrder.shipping_address:type_name -> dropsync.events.v1.Address
+	14, // 3: dropsync.events.v1.StoreOrder.total:type_name -> dropsync.events.v1.Money
+	16, // 4: dropsync.events.v1.StoreOrder.store_updated_at:type_name -> google.protobuf.Timestamp
+	16, // 5: dropsync.events.v1.StoreOrder.store_created_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: dropsync.events.v1.StoreOrderCreated.order:type_name -> dropsync.events.v1.StoreOrder
 	1,  // 7: dropsync.events.v1.StorePaymentCaptured.order:type_name -> dropsync.events.v1.StoreOrder
 	1,  // 8: dropsync.events.v1.StoreOrderUpdated.order:type_name -> dropsync.events.v1.StoreOrder
-	16, // 9: dropsync.events.v1.StoreOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
+	17, // 9: dropsync.events.v1.StoreOrderCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
 	1,  // 10: dropsync.events.v1.StoreOrderCanceled.order:type_name -> dropsync.events.v1.StoreOrder
-	16, // 11: dropsync.events.v1.StoreOrderRefunded.lines:type_name -> dropsync.events.v1.LineQuantity
-	13, // 12: dropsync.events.v1.StoreOrderRefunded.amount:type_name -> dropsync.events.v1.Money
+	17, // 11: dropsync.events.v1.StoreOrderRefunded.lines:type_name -> dropsync.events.v1.LineQuantity
+	14, // 12: dropsync.events.v1.StoreOrderRefunded.amount:type_name -> dropsync.events.v1.Money
 	1,  // 13: dropsync.events.v1.StoreOrderRefunded.order:type_name -> dropsync.events.v1.StoreOrder
-	16, // 14: dropsync.events.v1.StoreOrderFulfilled.lines:type_name -> dropsync.events.v1.LineQuantity
-	17, // 15: dropsync.events.v1.StoreOrderFulfilled.tracking:type_name -> dropsync.events.v1.Tracking
+	17, // 14: dropsync.events.v1.StoreOrderFulfilled.lines:type_name -> dropsync.events.v1.LineQuantity
+	18, // 15: dropsync.events.v1.StoreOrderFulfilled.tracking:type_name -> dropsync.events.v1.Tracking
 	1,  // 16: dropsync.events.v1.StoreOrderFulfilled.order:type_name -> dropsync.events.v1.StoreOrder
-	16, // 17: dropsync.events.v1.StoreFulfillmentCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
+	17, // 17: dropsync.events.v1.StoreFulfillmentCanceled.lines:type_name -> dropsync.events.v1.LineQuantity
 	1,  // 18: dropsync.events.v1.StoreFulfillmentCanceled.order:type_name -> dropsync.events.v1.StoreOrder
-	17, // 19: dropsync.events.v1.StoreTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
+	18, // 19: dropsync.events.v1.StoreTrackingChanged.tracking:type_name -> dropsync.events.v1.Tracking
 	1,  // 20: dropsync.events.v1.StoreTrackingChanged.order:type_name -> dropsync.events.v1.StoreOrder
-	18, // 21: dropsync.events.v1.FulfillmentFailed.reason:type_name -> dropsync.events.v1.FailureReason
+	19, // 21: dropsync.events.v1.FulfillmentFailed.reason:type_name -> dropsync.events.v1.FailureReason
 	1,  // 22: dropsync.events.v1.StoreOrderReread.order:type_name -> dropsync.events.v1.StoreOrder
 	23, // [23:23] is the sub-list for method output_type
 	23, // [23:23] is the sub-list for method input_type
@@ -1031,7 +1115,7 @@ func file_dropsync_events_v1_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dropsync_events_v1_store_proto_rawDesc), len(file_dropsync_events_v1_store_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

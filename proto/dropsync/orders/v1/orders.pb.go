@@ -290,8 +290,14 @@ type Shipment struct {
 	// When the shipment's tracking last moved: created, renumbered, or a
 	// newer checkpoint (its time at the carrier).
 	TrackingUpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=tracking_updated_at,json=trackingUpdatedAt,proto3" json:"tracking_updated_at,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Why the store refused the shipment's fulfilment (state FAILED): the
+	// connector's code and text, and whether a retry without a fix can help.
+	FulfillmentFailure *v1.FailureReason `protobuf:"bytes,11,opt,name=fulfillment_failure,json=fulfillmentFailure,proto3" json:"fulfillment_failure,omitempty"`
+	// How many fulfilment attempts were requested for the shipment (1 for
+	// the first; RetryFulfillment adds one).
+	FulfillmentAttempts int32 `protobuf:"varint,12,opt,name=fulfillment_attempts,json=fulfillmentAttempts,proto3" json:"fulfillment_attempts,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Shipment) Reset() {
@@ -392,6 +398,20 @@ func (x *Shipment) GetTrackingUpdatedAt() *timestamppb.Timestamp {
 		return x.TrackingUpdatedAt
 	}
 	return nil
+}
+
+func (x *Shipment) GetFulfillmentFailure() *v1.FailureReason {
+	if x != nil {
+		return x.FulfillmentFailure
+	}
+	return nil
+}
+
+func (x *Shipment) GetFulfillmentAttempts() int32 {
+	if x != nil {
+		return x.FulfillmentAttempts
+	}
+	return 0
 }
 
 // Order is an order as folded from its events.
@@ -1427,6 +1447,105 @@ func (x *RetryOrdersResponse) GetResults() []*OrderResult {
 	return nil
 }
 
+// RetryFulfillmentRequest asks the store again to fulfil the failed
+// shipments of orders, in bulk.
+type RetryFulfillmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	OrderIds      []string               `protobuf:"bytes,2,rep,name=order_ids,json=orderIds,proto3" json:"order_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryFulfillmentRequest) Reset() {
+	*x = RetryFulfillmentRequest{}
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryFulfillmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryFulfillmentRequest) ProtoMessage() {}
+
+func (x *RetryFulfillmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryFulfillmentRequest.ProtoReflect.Descriptor instead.
+func (*RetryFulfillmentRequest) Descriptor() ([]byte, []int) {
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RetryFulfillmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RetryFulfillmentRequest) GetOrderIds() []string {
+	if x != nil {
+		return x.OrderIds
+	}
+	return nil
+}
+
+// RetryFulfillmentResponse has one result per order, in request order.
+type RetryFulfillmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*OrderResult         `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryFulfillmentResponse) Reset() {
+	*x = RetryFulfillmentResponse{}
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryFulfillmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryFulfillmentResponse) ProtoMessage() {}
+
+func (x *RetryFulfillmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryFulfillmentResponse.ProtoReflect.Descriptor instead.
+func (*RetryFulfillmentResponse) Descriptor() ([]byte, []int) {
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RetryFulfillmentResponse) GetResults() []*OrderResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 // FulfillManuallyRequest marks one order fulfilled by hand.
 type FulfillManuallyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1439,7 +1558,7 @@ type FulfillManuallyRequest struct {
 
 func (x *FulfillManuallyRequest) Reset() {
 	*x = FulfillManuallyRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[19]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1570,7 @@ func (x *FulfillManuallyRequest) String() string {
 func (*FulfillManuallyRequest) ProtoMessage() {}
 
 func (x *FulfillManuallyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[19]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1583,7 @@ func (x *FulfillManuallyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillManuallyRequest.ProtoReflect.Descriptor instead.
 func (*FulfillManuallyRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{19}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FulfillManuallyRequest) GetRequestId() string {
@@ -1498,7 +1617,7 @@ type FulfillManuallyResponse struct {
 
 func (x *FulfillManuallyResponse) Reset() {
 	*x = FulfillManuallyResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[20]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1629,7 @@ func (x *FulfillManuallyResponse) String() string {
 func (*FulfillManuallyResponse) ProtoMessage() {}
 
 func (x *FulfillManuallyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[20]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1642,7 @@ func (x *FulfillManuallyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FulfillManuallyResponse.ProtoReflect.Descriptor instead.
 func (*FulfillManuallyResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{20}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FulfillManuallyResponse) GetOrder() *Order {
@@ -1544,7 +1663,7 @@ type ResyncOrderRequest struct {
 
 func (x *ResyncOrderRequest) Reset() {
 	*x = ResyncOrderRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[21]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1675,7 @@ func (x *ResyncOrderRequest) String() string {
 func (*ResyncOrderRequest) ProtoMessage() {}
 
 func (x *ResyncOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[21]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1688,7 @@ func (x *ResyncOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncOrderRequest.ProtoReflect.Descriptor instead.
 func (*ResyncOrderRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{21}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResyncOrderRequest) GetRequestId() string {
@@ -1588,15 +1707,19 @@ func (x *ResyncOrderRequest) GetOrderId() string {
 
 // ResyncOrderResponse acknowledges the request.
 type ResyncOrderResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Order *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	// The store's connection health, set when it is unhealthy: the
+	// platform refuses the connector's credentials, so the connector holds
+	// the resync until it takes them again (the store's secret replaced).
+	StoreHealth   *StoreHealth `protobuf:"bytes,2,opt,name=store_health,json=storeHealth,proto3" json:"store_health,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResyncOrderResponse) Reset() {
 	*x = ResyncOrderResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[22]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1731,7 @@ func (x *ResyncOrderResponse) String() string {
 func (*ResyncOrderResponse) ProtoMessage() {}
 
 func (x *ResyncOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[22]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,12 +1744,19 @@ func (x *ResyncOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncOrderResponse.ProtoReflect.Descriptor instead.
 func (*ResyncOrderResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{22}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResyncOrderResponse) GetOrder() *Order {
 	if x != nil {
 		return x.Order
+	}
+	return nil
+}
+
+func (x *ResyncOrderResponse) GetStoreHealth() *StoreHealth {
+	if x != nil {
+		return x.StoreHealth
 	}
 	return nil
 }
@@ -1644,7 +1774,7 @@ type ResolveConflictRequest struct {
 
 func (x *ResolveConflictRequest) Reset() {
 	*x = ResolveConflictRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[23]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1786,7 @@ func (x *ResolveConflictRequest) String() string {
 func (*ResolveConflictRequest) ProtoMessage() {}
 
 func (x *ResolveConflictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[23]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1799,7 @@ func (x *ResolveConflictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveConflictRequest.ProtoReflect.Descriptor instead.
 func (*ResolveConflictRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{23}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResolveConflictRequest) GetRequestId() string {
@@ -1703,7 +1833,7 @@ type ResolveConflictResponse struct {
 
 func (x *ResolveConflictResponse) Reset() {
 	*x = ResolveConflictResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[24]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1715,7 +1845,7 @@ func (x *ResolveConflictResponse) String() string {
 func (*ResolveConflictResponse) ProtoMessage() {}
 
 func (x *ResolveConflictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[24]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1728,7 +1858,7 @@ func (x *ResolveConflictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveConflictResponse.ProtoReflect.Descriptor instead.
 func (*ResolveConflictResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{24}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResolveConflictResponse) GetOrder() *Order {
@@ -1749,7 +1879,7 @@ type WatchOrdersRequest struct {
 
 func (x *WatchOrdersRequest) Reset() {
 	*x = WatchOrdersRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[25]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1891,7 @@ func (x *WatchOrdersRequest) String() string {
 func (*WatchOrdersRequest) ProtoMessage() {}
 
 func (x *WatchOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[25]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1904,7 @@ func (x *WatchOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchOrdersRequest.ProtoReflect.Descriptor instead.
 func (*WatchOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{25}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WatchOrdersRequest) GetStore() string {
@@ -1805,7 +1935,7 @@ type WatchOrdersResponse struct {
 
 func (x *WatchOrdersResponse) Reset() {
 	*x = WatchOrdersResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[26]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1947,7 @@ func (x *WatchOrdersResponse) String() string {
 func (*WatchOrdersResponse) ProtoMessage() {}
 
 func (x *WatchOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[26]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +1960,7 @@ func (x *WatchOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchOrdersResponse.ProtoReflect.Descriptor instead.
 func (*WatchOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{26}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchOrdersResponse) GetOrderId() string {
@@ -1879,7 +2009,7 @@ type GetStoreSettingsRequest struct {
 
 func (x *GetStoreSettingsRequest) Reset() {
 	*x = GetStoreSettingsRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[27]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2021,7 @@ func (x *GetStoreSettingsRequest) String() string {
 func (*GetStoreSettingsRequest) ProtoMessage() {}
 
 func (x *GetStoreSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[27]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2034,7 @@ func (x *GetStoreSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetStoreSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{27}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetStoreSettingsRequest) GetStore() string {
@@ -1924,7 +2054,7 @@ type GetStoreSettingsResponse struct {
 
 func (x *GetStoreSettingsResponse) Reset() {
 	*x = GetStoreSettingsResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[28]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2066,7 @@ func (x *GetStoreSettingsResponse) String() string {
 func (*GetStoreSettingsResponse) ProtoMessage() {}
 
 func (x *GetStoreSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[28]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2079,7 @@ func (x *GetStoreSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStoreSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetStoreSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{28}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetStoreSettingsResponse) GetSettings() *v1.StoreSettings {
@@ -1971,7 +2101,7 @@ type UpdateStoreSettingsRequest struct {
 
 func (x *UpdateStoreSettingsRequest) Reset() {
 	*x = UpdateStoreSettingsRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[29]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2113,7 @@ func (x *UpdateStoreSettingsRequest) String() string {
 func (*UpdateStoreSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateStoreSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[29]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2126,7 @@ func (x *UpdateStoreSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStoreSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStoreSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{29}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateStoreSettingsRequest) GetRequestId() string {
@@ -2030,7 +2160,7 @@ type UpdateStoreSettingsResponse struct {
 
 func (x *UpdateStoreSettingsResponse) Reset() {
 	*x = UpdateStoreSettingsResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[30]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2042,7 +2172,7 @@ func (x *UpdateStoreSettingsResponse) String() string {
 func (*UpdateStoreSettingsResponse) ProtoMessage() {}
 
 func (x *UpdateStoreSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[30]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2055,12 +2185,177 @@ func (x *UpdateStoreSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStoreSettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStoreSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{30}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateStoreSettingsResponse) GetSettings() *v1.StoreSettings {
 	if x != nil {
 		return x.Settings
+	}
+	return nil
+}
+
+// GetStoreHealthRequest names a store, or none for every store.
+type GetStoreHealthRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Store key "<platform>:<store id>"; empty for every known store.
+	Store         string `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoreHealthRequest) Reset() {
+	*x = GetStoreHealthRequest{}
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoreHealthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoreHealthRequest) ProtoMessage() {}
+
+func (x *GetStoreHealthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoreHealthRequest.ProtoReflect.Descriptor instead.
+func (*GetStoreHealthRequest) Descriptor() ([]byte, []int) {
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetStoreHealthRequest) GetStore() string {
+	if x != nil {
+		return x.Store
+	}
+	return ""
+}
+
+// StoreHealth is one store's connection health.
+type StoreHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Store key "<platform>:<store id>".
+	Store string `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	// False once the platform refused the connector's credentials, true
+	// again after a call succeeded (and for a store never refused).
+	Healthy bool `protobuf:"varint,2,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// Why, when unhealthy: the platform's answer.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the health last changed; unset for a store never refused.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreHealth) Reset() {
+	*x = StoreHealth{}
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreHealth) ProtoMessage() {}
+
+func (x *StoreHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreHealth.ProtoReflect.Descriptor instead.
+func (*StoreHealth) Descriptor() ([]byte, []int) {
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *StoreHealth) GetStore() string {
+	if x != nil {
+		return x.Store
+	}
+	return ""
+}
+
+func (x *StoreHealth) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *StoreHealth) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StoreHealth) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// GetStoreHealthResponse holds the stores' health, by store key.
+type GetStoreHealthResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stores        []*StoreHealth         `protobuf:"bytes,1,rep,name=stores,proto3" json:"stores,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStoreHealthResponse) Reset() {
+	*x = GetStoreHealthResponse{}
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStoreHealthResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStoreHealthResponse) ProtoMessage() {}
+
+func (x *GetStoreHealthResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStoreHealthResponse.ProtoReflect.Descriptor instead.
+func (*GetStoreHealthResponse) Descriptor() ([]byte, []int) {
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetStoreHealthResponse) GetStores() []*StoreHealth {
+	if x != nil {
+		return x.Stores
 	}
 	return nil
 }
@@ -2075,7 +2370,7 @@ type ListSupplierMappingsRequest struct {
 
 func (x *ListSupplierMappingsRequest) Reset() {
 	*x = ListSupplierMappingsRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[31]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2382,7 @@ func (x *ListSupplierMappingsRequest) String() string {
 func (*ListSupplierMappingsRequest) ProtoMessage() {}
 
 func (x *ListSupplierMappingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[31]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2395,7 @@ func (x *ListSupplierMappingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupplierMappingsRequest.ProtoReflect.Descriptor instead.
 func (*ListSupplierMappingsRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{31}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListSupplierMappingsRequest) GetStore() string {
@@ -2120,7 +2415,7 @@ type ListSupplierMappingsResponse struct {
 
 func (x *ListSupplierMappingsResponse) Reset() {
 	*x = ListSupplierMappingsResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[32]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2427,7 @@ func (x *ListSupplierMappingsResponse) String() string {
 func (*ListSupplierMappingsResponse) ProtoMessage() {}
 
 func (x *ListSupplierMappingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[32]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2440,7 @@ func (x *ListSupplierMappingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSupplierMappingsResponse.ProtoReflect.Descriptor instead.
 func (*ListSupplierMappingsResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{32}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListSupplierMappingsResponse) GetMappings() []*v1.SupplierMapping {
@@ -2168,7 +2463,7 @@ type UpdateSupplierMappingRequest struct {
 
 func (x *UpdateSupplierMappingRequest) Reset() {
 	*x = UpdateSupplierMappingRequest{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[33]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2475,7 @@ func (x *UpdateSupplierMappingRequest) String() string {
 func (*UpdateSupplierMappingRequest) ProtoMessage() {}
 
 func (x *UpdateSupplierMappingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[33]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2488,7 @@ func (x *UpdateSupplierMappingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSupplierMappingRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSupplierMappingRequest) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{33}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateSupplierMappingRequest) GetRequestId() string {
@@ -2234,7 +2529,7 @@ type UpdateSupplierMappingResponse struct {
 
 func (x *UpdateSupplierMappingResponse) Reset() {
 	*x = UpdateSupplierMappingResponse{}
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[34]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2541,7 @@ func (x *UpdateSupplierMappingResponse) String() string {
 func (*UpdateSupplierMappingResponse) ProtoMessage() {}
 
 func (x *UpdateSupplierMappingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[34]
+	mi := &file_dropsync_orders_v1_orders_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +2554,7 @@ func (x *UpdateSupplierMappingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSupplierMappingResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSupplierMappingResponse) Descriptor() ([]byte, []int) {
-	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{34}
+	return file_dropsync_orders_v1_orders_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateSupplierMappingResponse) GetMapping() *v1.SupplierMapping {
@@ -2291,7 +2586,7 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x05lines\x18\x02 \x03(\v2 .dropsync.events.v1.LineQuantityR\x05lines\x12\x12\n" +
 	"\x04paid\x18\x03 \x01(\bR\x04paid\x12\x1a\n" +
 	"\bcanceled\x18\x04 \x01(\bR\bcanceled\x12\x1a\n" +
-	"\bfinished\x18\x05 \x01(\bR\bfinished\"\xa4\x04\n" +
+	"\bfinished\x18\x05 \x01(\bR\bfinished\"\xab\x05\n" +
 	"\bShipment\x12\x1f\n" +
 	"\vshipment_id\x18\x01 \x01(\tR\n" +
 	"shipmentId\x12*\n" +
@@ -2304,7 +2599,9 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x11latest_checkpoint\x18\b \x01(\v2&.dropsync.events.v1.TrackingCheckpointR\x10latestCheckpoint\x12\x1c\n" +
 	"\tdelivered\x18\t \x01(\bR\tdelivered\x12J\n" +
 	"\x13tracking_updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\x11trackingUpdatedAt\"\xfe\x06\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x11trackingUpdatedAt\x12R\n" +
+	"\x13fulfillment_failure\x18\v \x01(\v2!.dropsync.events.v1.FailureReasonR\x12fulfillmentFailure\x121\n" +
+	"\x14fulfillment_attempts\x18\f \x01(\x05R\x13fulfillmentAttempts\"\xfe\x06\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x128\n" +
 	"\bplatform\x18\x02 \x01(\x0e2\x1c.dropsync.events.v1.PlatformR\bplatform\x12\x19\n" +
@@ -2380,6 +2677,12 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n" +
 	"\torder_ids\x18\x02 \x03(\tR\borderIds\"P\n" +
 	"\x13RetryOrdersResponse\x129\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.dropsync.orders.v1.OrderResultR\aresults\"U\n" +
+	"\x17RetryFulfillmentRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1b\n" +
+	"\torder_ids\x18\x02 \x03(\tR\borderIds\"U\n" +
+	"\x18RetryFulfillmentResponse\x129\n" +
 	"\aresults\x18\x01 \x03(\v2\x1f.dropsync.orders.v1.OrderResultR\aresults\"f\n" +
 	"\x16FulfillManuallyRequest\x12\x1d\n" +
 	"\n" +
@@ -2391,9 +2694,10 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x12ResyncOrderRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x19\n" +
-	"\border_id\x18\x02 \x01(\tR\aorderId\"F\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\"\x8a\x01\n" +
 	"\x13ResyncOrderResponse\x12/\n" +
-	"\x05order\x18\x01 \x01(\v2\x19.dropsync.orders.v1.OrderR\x05order\"u\n" +
+	"\x05order\x18\x01 \x01(\v2\x19.dropsync.orders.v1.OrderR\x05order\x12B\n" +
+	"\fstore_health\x18\x02 \x01(\v2\x1f.dropsync.orders.v1.StoreHealthR\vstoreHealth\"u\n" +
 	"\x16ResolveConflictRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x19\n" +
@@ -2421,7 +2725,16 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x05store\x18\x02 \x01(\tR\x05store\x12=\n" +
 	"\bsettings\x18\x03 \x01(\v2!.dropsync.events.v1.StoreSettingsR\bsettings\"\\\n" +
 	"\x1bUpdateStoreSettingsResponse\x12=\n" +
-	"\bsettings\x18\x01 \x01(\v2!.dropsync.events.v1.StoreSettingsR\bsettings\"3\n" +
+	"\bsettings\x18\x01 \x01(\v2!.dropsync.events.v1.StoreSettingsR\bsettings\"-\n" +
+	"\x15GetStoreHealthRequest\x12\x14\n" +
+	"\x05store\x18\x01 \x01(\tR\x05store\"\x87\x01\n" +
+	"\vStoreHealth\x12\x14\n" +
+	"\x05store\x18\x01 \x01(\tR\x05store\x12\x18\n" +
+	"\ahealthy\x18\x02 \x01(\bR\ahealthy\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"Q\n" +
+	"\x16GetStoreHealthResponse\x127\n" +
+	"\x06stores\x18\x01 \x03(\v2\x1f.dropsync.orders.v1.StoreHealthR\x06stores\"3\n" +
 	"\x1bListSupplierMappingsRequest\x12\x14\n" +
 	"\x05store\x18\x01 \x01(\tR\x05store\"_\n" +
 	"\x1cListSupplierMappingsResponse\x12?\n" +
@@ -2440,7 +2753,7 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x18SHIPMENT_STATE_REQUESTED\x10\x02\x12\x19\n" +
 	"\x15SHIPMENT_STATE_PUSHED\x10\x03\x12\x19\n" +
 	"\x15SHIPMENT_STATE_FAILED\x10\x04\x12\x1d\n" +
-	"\x19SHIPMENT_STATE_NOT_SYNCED\x10\x052\xc8\v\n" +
+	"\x19SHIPMENT_STATE_NOT_SYNCED\x10\x052\xa0\r\n" +
 	"\fOrderService\x12U\n" +
 	"\bGetOrder\x12#.dropsync.orders.v1.GetOrderRequest\x1a$.dropsync.orders.v1.GetOrderResponse\x12[\n" +
 	"\n" +
@@ -2448,7 +2761,8 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\vCountOrders\x12&.dropsync.orders.v1.CountOrdersRequest\x1a'.dropsync.orders.v1.CountOrdersResponse\x12j\n" +
 	"\x0fGetOrderHistory\x12*.dropsync.orders.v1.GetOrderHistoryRequest\x1a+.dropsync.orders.v1.GetOrderHistoryResponse\x12^\n" +
 	"\vPlaceOrders\x12&.dropsync.orders.v1.PlaceOrdersRequest\x1a'.dropsync.orders.v1.PlaceOrdersResponse\x12^\n" +
-	"\vRetryOrders\x12&.dropsync.orders.v1.RetryOrdersRequest\x1a'.dropsync.orders.v1.RetryOrdersResponse\x12j\n" +
+	"\vRetryOrders\x12&.dropsync.orders.v1.RetryOrdersRequest\x1a'.dropsync.orders.v1.RetryOrdersResponse\x12m\n" +
+	"\x10RetryFulfillment\x12+.dropsync.orders.v1.RetryFulfillmentRequest\x1a,.dropsync.orders.v1.RetryFulfillmentResponse\x12j\n" +
 	"\x0fFulfillManually\x12*.dropsync.orders.v1.FulfillManuallyRequest\x1a+.dropsync.orders.v1.FulfillManuallyResponse\x12^\n" +
 	"\vResyncOrder\x12&.dropsync.orders.v1.ResyncOrderRequest\x1a'.dropsync.orders.v1.ResyncOrderResponse\x12j\n" +
 	"\x0fResolveConflict\x12*.dropsync.orders.v1.ResolveConflictRequest\x1a+.dropsync.orders.v1.ResolveConflictResponse\x12`\n" +
@@ -2456,7 +2770,8 @@ const file_dropsync_orders_v1_orders_proto_rawDesc = "" +
 	"\x10GetStoreSettings\x12+.dropsync.orders.v1.GetStoreSettingsRequest\x1a,.dropsync.orders.v1.GetStoreSettingsResponse\x12v\n" +
 	"\x13UpdateStoreSettings\x12..dropsync.orders.v1.UpdateStoreSettingsRequest\x1a/.dropsync.orders.v1.UpdateStoreSettingsResponse\x12y\n" +
 	"\x14ListSupplierMappings\x12/.dropsync.orders.v1.ListSupplierMappingsRequest\x1a0.dropsync.orders.v1.ListSupplierMappingsResponse\x12|\n" +
-	"\x15UpdateSupplierMapping\x120.dropsync.orders.v1.UpdateSupplierMappingRequest\x1a1.dropsync.orders.v1.UpdateSupplierMappingResponseB@Z>github.com/dropsync/dropsync/proto/dropsync/orders/v1;ordersv1b\x06proto3"
+	"\x15UpdateSupplierMapping\x120.dropsync.orders.v1.UpdateSupplierMappingRequest\x1a1.dropsync.orders.v1.UpdateSupplierMappingResponse\x12g\n" +
+	"\x0eGetStoreHealth\x12).dropsync.orders.v1.GetStoreHealthRequest\x1a*.dropsync.orders.v1.GetStoreHealthResponseB@Z>github.com/dropsync/dropsync/proto/dropsync/orders/v1;ordersv1b\x06proto3"
 
 var (
 	file_dropsync_orders_v1_orders_proto_rawDescOnce sync.Once
@@ -2471,7 +2786,7 @@ func file_dropsync_orders_v1_orders_proto_rawDescGZIP() []byte {
 }
 
 var file_dropsync_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dropsync_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_dropsync_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_dropsync_orders_v1_orders_proto_goTypes = []any{
 	(ShipmentState)(0),                    // 0: dropsync.orders.v1.ShipmentState
 	(*OrderLine)(nil),                     // 1: dropsync.orders.v1.OrderLine
@@ -2493,108 +2808,122 @@ var file_dropsync_orders_v1_orders_proto_goTypes = []any{
 	(*PlaceOrdersResponse)(nil),           // 17: dropsync.orders.v1.PlaceOrdersResponse
 	(*RetryOrdersRequest)(nil),            // 18: dropsync.orders.v1.RetryOrdersRequest
 	(*RetryOrdersResponse)(nil),           // 19: dropsync.orders.v1.RetryOrdersResponse
-	(*FulfillManuallyRequest)(nil),        // 20: dropsync.orders.v1.FulfillManuallyRequest
-	(*FulfillManuallyResponse)(nil),       // 21: dropsync.orders.v1.FulfillManuallyResponse
-	(*ResyncOrderRequest)(nil),            // 22: dropsync.orders.v1.ResyncOrderRequest
-	(*ResyncOrderResponse)(nil),           // 23: dropsync.orders.v1.ResyncOrderResponse
-	(*ResolveConflictRequest)(nil),        // 24: dropsync.orders.v1.ResolveConflictRequest
-	(*ResolveConflictResponse)(nil),       // 25: dropsync.orders.v1.ResolveConflictResponse
-	(*WatchOrdersRequest)(nil),            // 26: dropsync.orders.v1.WatchOrdersRequest
-	(*WatchOrdersResponse)(nil),           // 27: dropsync.orders.v1.WatchOrdersResponse
-	(*GetStoreSettingsRequest)(nil),       // 28: dropsync.orders.v1.GetStoreSettingsRequest
-	(*GetStoreSettingsResponse)(nil),      // 29: dropsync.orders.v1.GetStoreSettingsResponse
-	(*UpdateStoreSettingsRequest)(nil),    // 30: dropsync.orders.v1.UpdateStoreSettingsRequest
-	(*UpdateStoreSettingsResponse)(nil),   // 31: dropsync.orders.v1.UpdateStoreSettingsResponse
-	(*ListSupplierMappingsRequest)(nil),   // 32: dropsync.orders.v1.ListSupplierMappingsRequest
-	(*ListSupplierMappingsResponse)(nil),  // 33: dropsync.orders.v1.ListSupplierMappingsResponse
-	(*UpdateSupplierMappingRequest)(nil),  // 34: dropsync.orders.v1.UpdateSupplierMappingRequest
-	(*UpdateSupplierMappingResponse)(nil), // 35: dropsync.orders.v1.UpdateSupplierMappingResponse
-	(*v1.LineQuantity)(nil),               // 36: dropsync.events.v1.LineQuantity
-	(*v1.Tracking)(nil),                   // 37: dropsync.events.v1.Tracking
-	(*v1.TrackingCheckpoint)(nil),         // 38: dropsync.events.v1.TrackingCheckpoint
-	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
-	(v1.Platform)(0),                      // 40: dropsync.events.v1.Platform
-	(v1.Tab)(0),                           // 41: dropsync.events.v1.Tab
-	(*v1.FailureReason)(nil),              // 42: dropsync.events.v1.FailureReason
-	(*v1.AttentionRaised)(nil),            // 43: dropsync.events.v1.AttentionRaised
-	(*v1.Envelope)(nil),                   // 44: dropsync.events.v1.Envelope
-	(*v1.StoreSettings)(nil),              // 45: dropsync.events.v1.StoreSettings
-	(*v1.SupplierMapping)(nil),            // 46: dropsync.events.v1.SupplierMapping
+	(*RetryFulfillmentRequest)(nil),       // 20: dropsync.orders.v1.RetryFulfillmentRequest
+	(*RetryFulfillmentResponse)(nil),      // 21: dropsync.orders.v1.RetryFulfillmentResponse
+	(*FulfillManuallyRequest)(nil),        // 22: dropsync.orders.v1.FulfillManuallyRequest
+	(*FulfillManuallyResponse)(nil),       // 23: dropsync.orders.v1.FulfillManuallyResponse
+	(*ResyncOrderRequest)(nil),            // 24: dropsync.orders.v1.ResyncOrderRequest
+	(*ResyncOrderResponse)(nil),           // 25: dropsync.orders.v1.ResyncOrderResponse
+	(*ResolveConflictRequest)(nil),        // 26: dropsync.orders.v1.ResolveConflictRequest
+	(*ResolveConflictResponse)(nil),       // 27: dropsync.orders.v1.ResolveConflictResponse
+	(*WatchOrdersRequest)(nil),            // 28: dropsync.orders.v1.WatchOrdersRequest
+	(*WatchOrdersResponse)(nil),           // 29: dropsync.orders.v1.WatchOrdersResponse
+	(*GetStoreSettingsRequest)(nil),       // 30: dropsync.orders.v1.GetStoreSettingsRequest
+	(*GetStoreSettingsResponse)(nil),      // 31: dropsync.orders.v1.GetStoreSettingsResponse
+	(*UpdateStoreSettingsRequest)(nil),    // 32: dropsync.orders.v1.UpdateStoreSettingsRequest
+	(*UpdateStoreSettingsResponse)(nil),   // 33: dropsync.orders.v1.UpdateStoreSettingsResponse
+	(*GetStoreHealthRequest)(nil),         // 34: dropsync.orders.v1.GetStoreHealthRequest
+	(*StoreHealth)(nil),                   // 35: dropsync.orders.v1.StoreHealth
+	(*GetStoreHealthResponse)(nil),        // 36: dropsync.orders.v1.GetStoreHealthResponse
+	(*ListSupplierMappingsRequest)(nil),   // 37: dropsync.orders.v1.ListSupplierMappingsRequest
+	(*ListSupplierMappingsResponse)(nil),  // 38: dropsync.orders.v1.ListSupplierMappingsResponse
+	(*UpdateSupplierMappingRequest)(nil),  // 39: dropsync.orders.v1.UpdateSupplierMappingRequest
+	(*UpdateSupplierMappingResponse)(nil), // 40: dropsync.orders.v1.UpdateSupplierMappingResponse
+	(*v1.LineQuantity)(nil),               // 41: dropsync.events.v1.LineQuantity
+	(*v1.Tracking)(nil),                   // 42: dropsync.events.v1.Tracking
+	(*v1.TrackingCheckpoint)(nil),         // 43: dropsync.events.v1.TrackingCheckpoint
+	(*timestamppb.Timestamp)(nil),         // 44: google.protobuf.Timestamp
+	(*v1.FailureReason)(nil),              // 45: dropsync.events.v1.FailureReason
+	(v1.Platform)(0),                      // 46: dropsync.events.v1.Platform
+	(v1.Tab)(0),                           // 47: dropsync.events.v1.Tab
+	(*v1.AttentionRaised)(nil),            // 48: dropsync.events.v1.AttentionRaised
+	(*v1.Envelope)(nil),                   // 49: dropsync.events.v1.Envelope
+	(*v1.StoreSettings)(nil),              // 50: dropsync.events.v1.StoreSettings
+	(*v1.SupplierMapping)(nil),            // 51: dropsync.events.v1.SupplierMapping
 }
 var file_dropsync_orders_v1_orders_proto_depIdxs = []int32{
-	36, // 0: dropsync.orders.v1.SupplierOrderView.lines:type_name -> dropsync.events.v1.LineQuantity
-	37, // 1: dropsync.orders.v1.Shipment.tracking:type_name -> dropsync.events.v1.Tracking
-	36, // 2: dropsync.orders.v1.Shipment.lines:type_name -> dropsync.events.v1.LineQuantity
+	41, // 0: dropsync.orders.v1.SupplierOrderView.lines:type_name -> dropsync.events.v1.LineQuantity
+	42, // 1: dropsync.orders.v1.Shipment.tracking:type_name -> dropsync.events.v1.Tracking
+	41, // 2: dropsync.orders.v1.Shipment.lines:type_name -> dropsync.events.v1.LineQuantity
 	0,  // 3: dropsync.orders.v1.Shipment.state:type_name -> dropsync.orders.v1.ShipmentState
-	38, // 4: dropsync.orders.v1.Shipment.latest_checkpoint:type_name -> dropsync.events.v1.TrackingCheckpoint
-	39, // 5: dropsync.orders.v1.Shipment.tracking_updated_at:type_name -> google.protobuf.Timestamp
-	40, // 6: dropsync.orders.v1.Order.platform:type_name -> dropsync.events.v1.Platform
-	41, // 7: dropsync.orders.v1.Order.tab:type_name -> dropsync.events.v1.Tab
-	1,  // 8: dropsync.orders.v1.Order.lines:type_name -> dropsync.orders.v1.OrderLine
-	2,  // 9: dropsync.orders.v1.Order.supplier_orders:type_name -> dropsync.orders.v1.SupplierOrderView
-	3,  // 10: dropsync.orders.v1.Order.shipments:type_name -> dropsync.orders.v1.Shipment
-	42, // 11: dropsync.orders.v1.Order.failure:type_name -> dropsync.events.v1.FailureReason
-	43, // 12: dropsync.orders.v1.Order.attention:type_name -> dropsync.events.v1.AttentionRaised
-	39, // 13: dropsync.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	39, // 14: dropsync.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 15: dropsync.orders.v1.GetOrderResponse.order:type_name -> dropsync.orders.v1.Order
-	41, // 16: dropsync.orders.v1.ListOrdersRequest.tab:type_name -> dropsync.events.v1.Tab
-	39, // 17: dropsync.orders.v1.ListOrdersRequest.created_after:type_name -> google.protobuf.Timestamp
-	39, // 18: dropsync.orders.v1.ListOrdersRequest.created_before:type_name -> google.protobuf.Timestamp
-	4,  // 19: dropsync.orders.v1.ListOrdersResponse.orders:type_name -> dropsync.orders.v1.Order
-	41, // 20: dropsync.orders.v1.TabCount.tab:type_name -> dropsync.events.v1.Tab
-	10, // 21: dropsync.orders.v1.CountOrdersResponse.counts:type_name -> dropsync.orders.v1.TabCount
-	44, // 22: dropsync.orders.v1.RecordedEvent.envelope:type_name -> dropsync.events.v1.Envelope
-	13, // 23: dropsync.orders.v1.GetOrderHistoryResponse.events:type_name -> dropsync.orders.v1.RecordedEvent
-	41, // 24: dropsync.orders.v1.OrderResult.tab:type_name -> dropsync.events.v1.Tab
-	15, // 25: dropsync.orders.v1.PlaceOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
-	15, // 26: dropsync.orders.v1.RetryOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
-	4,  // 27: dropsync.orders.v1.FulfillManuallyResponse.order:type_name -> dropsync.orders.v1.Order
-	4,  // 28: dropsync.orders.v1.ResyncOrderResponse.order:type_name -> dropsync.orders.v1.Order
-	4,  // 29: dropsync.orders.v1.ResolveConflictResponse.order:type_name -> dropsync.orders.v1.Order
-	41, // 30: dropsync.orders.v1.WatchOrdersRequest.tabs:type_name -> dropsync.events.v1.Tab
-	41, // 31: dropsync.orders.v1.WatchOrdersResponse.from:type_name -> dropsync.events.v1.Tab
-	41, // 32: dropsync.orders.v1.WatchOrdersResponse.to:type_name -> dropsync.events.v1.Tab
-	39, // 33: dropsync.orders.v1.WatchOrdersResponse.changed_at:type_name -> google.protobuf.Timestamp
-	45, // 34: dropsync.orders.v1.GetStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
-	45, // 35: dropsync.orders.v1.UpdateStoreSettingsRequest.settings:type_name -> dropsync.events.v1.StoreSettings
-	45, // 36: dropsync.orders.v1.UpdateStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
-	46, // 37: dropsync.orders.v1.ListSupplierMappingsResponse.mappings:type_name -> dropsync.events.v1.SupplierMapping
-	46, // 38: dropsync.orders.v1.UpdateSupplierMappingRequest.mapping:type_name -> dropsync.events.v1.SupplierMapping
-	46, // 39: dropsync.orders.v1.UpdateSupplierMappingResponse.mapping:type_name -> dropsync.events.v1.SupplierMapping
-	5,  // 40: dropsync.orders.v1.OrderService.GetOrder:input_type -> dropsync.orders.v1.GetOrderRequest
-	7,  // 41: dropsync.orders.v1.OrderService.ListOrders:input_type -> dropsync.orders.v1.ListOrdersRequest
-	9,  // 42: dropsync.orders.v1.OrderService.CountOrders:input_type -> dropsync.orders.v1.CountOrdersRequest
-	12, // 43: dropsync.orders.v1.OrderService.GetOrderHistory:input_type -> dropsync.orders.v1.GetOrderHistoryRequest
-	16, // 44: dropsync.orders.v1.OrderService.PlaceOrders:input_type -> dropsync.orders.v1.PlaceOrdersRequest
-	18, // 45: dropsync.orders.v1.OrderService.RetryOrders:input_type -> dropsync.orders.v1.RetryOrdersRequest
-	20, // 46: dropsync.orders.v1.OrderService.FulfillManually:input_type -> dropsync.orders.v1.FulfillManuallyRequest
-	22, // 47: dropsync.orders.v1.OrderService.ResyncOrder:input_type -> dropsync.orders.v1.ResyncOrderRequest
-	24, // 48: dropsync.orders.v1.OrderService.ResolveConflict:input_type -> dropsync.orders.v1.ResolveConflictRequest
-	26, // 49: dropsync.orders.v1.OrderService.WatchOrders:input_type -> dropsync.orders.v1.WatchOrdersRequest
-	28, // 50: dropsync.orders.v1.OrderService.GetStoreSettings:input_type -> dropsync.orders.v1.GetStoreSettingsRequest
-	30, // 51: dropsync.orders.v1.OrderService.UpdateStoreSettings:input_type -> dropsync.orders.v1.UpdateStoreSettingsRequest
-	32, // 52: dropsync.orders.v1.OrderService.ListSupplierMappings:input_type -> dropsync.orders.v1.ListSupplierMappingsRequest
-	34, // 53: dropsync.orders.v1.OrderService.UpdateSupplierMapping:input_type -> dropsync.orders.v1.UpdateSupplierMappingRequest
-	6,  // 54: dropsync.orders.v1.OrderService.GetOrder:output_type -> dropsync.orders.v1.GetOrderResponse
-	8,  // 55: dropsync.orders.v1.OrderService.ListOrders:output_type -> dropsync.orders.v1.ListOrdersResponse
-	11, // 56: dropsync.orders.v1.OrderService.CountOrders:output_type -> dropsync.orders.v1.CountOrdersResponse
-	14, // 57: dropsync.orders.v1.OrderService.GetOrderHistory:output_type -> dropsync.orders.v1.GetOrderHistoryResponse
-	17, // 58: dropsync.orders.v1.OrderService.PlaceOrders:output_type -> dropsync.orders.v1.PlaceOrdersResponse
-	19, // 59: dropsync.orders.v1.OrderService.RetryOrders:output_type -> dropsync.orders.v1.RetryOrdersResponse
-	21, // 60: dropsync.orders.v1.OrderService.FulfillManually:output_type -> dropsync.orders.v1.FulfillManuallyResponse
-	23, // 61: dropsync.orders.v1.OrderService.ResyncOrder:output_type -> dropsync.orders.v1.ResyncOrderResponse
-	25, // 62: dropsync.orders.v1.OrderService.ResolveConflict:output_type -> dropsync.orders.v1.ResolveConflictResponse
-	27, // 63: dropsync.orders.v1.OrderService.WatchOrders:output_type -> dropsync.orders.v1.WatchOrdersResponse
-	29, // 64: dropsync.orders.v1.OrderService.GetStoreSettings:output_type -> dropsync.orders.v1.GetStoreSettingsResponse
-	31, // 65: dropsync.orders.v1.OrderService.UpdateStoreSettings:output_type -> dropsync.orders.v1.UpdateStoreSettingsResponse
-	33, // 66: dropsync.orders.v1.OrderService.ListSupplierMappings:output_type -> dropsync.orders.v1.ListSupplierMappingsResponse
-	35, // 67: dropsync.orders.v1.OrderService.UpdateSupplierMapping:output_type -> dropsync.orders.v1.UpdateSupplierMappingResponse
-	54, // [54:68] is the sub-list for method output_type
-	40, // [40:54] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	43, // 4: dropsync.orders.v1.Shipment.latest_checkpoint:type_name -> dropsync.events.v1.TrackingCheckpoint
+	44, // 5: dropsync.orders.v1.Shipment.tracking_updated_at:type_name -> google.protobuf.Timestamp
+	45, // 6: dropsync.orders.v1.Shipment.fulfillment_failure:type_name -> dropsync.events.v1.FailureReason
+	46, // 7: dropsync.orders.v1.Order.platform:type_name -> dropsync.events.v1.Platform
+	47, // 8: dropsync.orders.v1.Order.tab:type_name -> dropsync.events.v1.Tab
+	1,  // 9: dropsync.orders.v1.Order.lines:type_name -> dropsync.orders.v1.OrderLine
+	2,  // 10: dropsync.orders.v1.Order.supplier_orders:type_name -> dropsync.orders.v1.SupplierOrderView
+	3,  // 11: dropsync.orders.v1.Order.shipments:type_name -> dropsync.orders.v1.Shipment
+	45, // 12: dropsync.orders.v1.Order.failure:type_name -> dropsync.events.v1.FailureReason
+	48, // 13: dropsync.orders.v1.Order.attention:type_name -> dropsync.events.v1.AttentionRaised
+	44, // 14: dropsync.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	44, // 15: dropsync.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 16: dropsync.orders.v1.GetOrderResponse.order:type_name -> dropsync.orders.v1.Order
+	47, // 17: dropsync.orders.v1.ListOrdersRequest.tab:type_name -> dropsync.events.v1.Tab
+	44, // 18: dropsync.orders.v1.ListOrdersRequest.created_after:type_name -> google.protobuf.Timestamp
+	44, // 19: dropsync.orders.v1.ListOrdersRequest.created_before:type_name -> google.protobuf.Timestamp
+	4,  // 20: dropsync.orders.v1.ListOrdersResponse.orders:type_name -> dropsync.orders.v1.Order
+	47, // 21: dropsync.orders.v1.TabCount.tab:type_name -> dropsync.events.v1.Tab
+	10, // 22: dropsync.orders.v1.CountOrdersResponse.counts:type_name -> dropsync.orders.v1.TabCount
+	49, // 23: dropsync.orders.v1.RecordedEvent.envelope:type_name -> dropsync.events.v1.Envelope
+	13, // 24: dropsync.orders.v1.GetOrderHistoryResponse.events:type_name -> dropsync.orders.v1.RecordedEvent
+	47, // 25: dropsync.orders.v1.OrderResult.tab:type_name -> dropsync.events.v1.Tab
+	15, // 26: dropsync.orders.v1.PlaceOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
+	15, // 27: dropsync.orders.v1.RetryOrdersResponse.results:type_name -> dropsync.orders.v1.OrderResult
+	15, // 28: dropsync.orders.v1.RetryFulfillmentResponse.results:type_name -> dropsync.orders.v1.OrderResult
+	4,  // 29: dropsync.orders.v1.FulfillManuallyResponse.order:type_name -> dropsync.orders.v1.Order
+	4,  // 30: dropsync.orders.v1.ResyncOrderResponse.order:type_name -> dropsync.orders.v1.Order
+	35, // 31: dropsync.orders.v1.ResyncOrderResponse.store_health:type_name -> dropsync.orders.v1.StoreHealth
+	4,  // 32: dropsync.orders.v1.ResolveConflictResponse.order:type_name -> dropsync.orders.v1.Order
+	47, // 33: dropsync.orders.v1.WatchOrdersRequest.tabs:type_name -> dropsync.events.v1.Tab
+	47, // 34: dropsync.orders.v1.WatchOrdersResponse.from:type_name -> dropsync.events.v1.Tab
+	47, // 35: dropsync.orders.v1.WatchOrdersResponse.to:type_name -> dropsync.events.v1.Tab
+	44, // 36: dropsync.orders.v1.WatchOrdersResponse.changed_at:type_name -> google.protobuf.Timestamp
+	50, // 37: dropsync.orders.v1.GetStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
+	50, // 38: dropsync.orders.v1.UpdateStoreSettingsRequest.settings:type_name -> dropsync.events.v1.StoreSettings
+	50, // 39: dropsync.orders.v1.UpdateStoreSettingsResponse.settings:type_name -> dropsync.events.v1.StoreSettings
+	44, // 40: dropsync.orders.v1.StoreHealth.since:type_name -> google.protobuf.Timestamp
+	35, // 41: dropsync.orders.v1.GetStoreHealthResponse.stores:type_name -> dropsync.orders.v1.StoreHealth
+	51, // 42: dropsync.orders.v1.ListSupplierMappingsResponse.mappings:type_name -> dropsync.events.v1.SupplierMapping
+	51, // 43: dropsync.orders.v1.UpdateSupplierMappingRequest.mapping:type_name -> dropsync.events.v1.SupplierMapping
+	51, // 44: dropsync.orders.v1.UpdateSupplierMappingResponse.mapping:type_name -> dropsync.events.v1.SupplierMapping
+	5,  // 45: dropsync.orders.v1.OrderService.GetOrder:input_type -> dropsync.orders.v1.GetOrderRequest
+	7,  // 46: dropsync.orders.v1.OrderService.ListOrders:input_type -> dropsync.orders.v1.ListOrdersRequest
+	9,  // 47: dropsync.orders.v1.OrderService.CountOrders:input_type -> dropsync.orders.v1.CountOrdersRequest
+	12, // 48: dropsync.orders.v1.OrderService.GetOrderHistory:input_type -> dropsync.orders.v1.GetOrderHistoryRequest
+	16, // 49: dropsync.orders.v1.OrderService.PlaceOrders:input_type -> dropsync.orders.v1.PlaceOrdersRequest
+	18, // 50: dropsync.orders.v1.OrderService.RetryOrders:input_type -> dropsync.orders.v1.RetryOrdersRequest
+	20, // 51: dropsync.orders.v1.OrderService.RetryFulfillment:input_type -> dropsync.orders.v1.RetryFulfillmentRequest
+	22, // 52: dropsync.orders.v1.OrderService.FulfillManually:input_type -> dropsync.orders.v1.FulfillManuallyRequest
+	24, // 53: dropsync.orders.v1.OrderService.ResyncOrder:input_type -> dropsync.orders.v1.ResyncOrderRequest
+	26, // 54: dropsync.orders.v1.OrderService.ResolveConflict:input_type -> dropsync.orders.v1.ResolveConflictRequest
+	28, // 55: dropsync.orders.v1.OrderService.WatchOrders:input_type -> dropsync.orders.v1.WatchOrdersRequest
+	30, // 56: dropsync.orders.v1.OrderService.GetStoreSettings:input_type -> dropsync.orders.v1.GetStoreSettingsRequest
+	32, // 57: dropsync.orders.v1.OrderService.UpdateStoreSettings:input_type -> dropsync.orders.v1.UpdateStoreSettingsRequest
+	37, // 58: dropsync.orders.v1.OrderService.ListSupplierMappings:input_type -> dropsync.orders.v1.ListSupplierMappingsRequest
+	39, // 59: dropsync.orders.v1.OrderService.UpdateSupplierMapping:input_type -> dropsync.orders.v1.UpdateSupplierMappingRequest
+	34, // 60: dropsync.orders.v1.OrderService.GetStoreHealth:input_type -> dropsync.orders.v1.GetStoreHealthRequest
+	6,  // 61: dropsync.orders.v1.OrderService.GetOrder:output_type -> dropsync.orders.v1.GetOrderResponse
+	8,  // 62: dropsync.orders.v1.OrderService.ListOrders:output_type -> dropsync.orders.v1.ListOrdersResponse
+	11, // 63: dropsync.orders.v1.OrderService.CountOrders:output_type -> dropsync.orders.v1.CountOrdersResponse
+	14, // 64: dropsync.orders.v1.OrderService.GetOrderHistory:output_type -> dropsync.orders.v1.GetOrderHistoryResponse
+	17, // 65: dropsync.orders.v1.OrderService.PlaceOrders:output_type -> dropsync.orders.v1.PlaceOrdersResponse
+	19, // 66: dropsync.orders.v1.OrderService.RetryOrders:output_type -> dropsync.orders.v1.RetryOrdersResponse
+	21, // 67: dropsync.orders.v1.OrderService.RetryFulfillment:output_type -> dropsync.orders.v1.RetryFulfillmentResponse
+	23, // 68: dropsync.orders.v1.OrderService.FulfillManually:output_type -> dropsync.orders.v1.FulfillManuallyResponse
+	25, // 69: dropsync.orders.v1.OrderService.ResyncOrder:output_type -> dropsync.orders.v1.ResyncOrderResponse
+	27, // 70: dropsync.orders.v1.OrderService.ResolveConflict:output_type -> dropsync.orders.v1.ResolveConflictResponse
+	29, // 71: dropsync.orders.v1.OrderService.WatchOrders:output_type -> dropsync.orders.v1.WatchOrdersResponse
+	31, // 72: dropsync.orders.v1.OrderService.GetStoreSettings:output_type -> dropsync.orders.v1.GetStoreSettingsResponse
+	33, // 73: dropsync.orders.v1.OrderService.UpdateStoreSettings:output_type -> dropsync.orders.v1.UpdateStoreSettingsResponse
+	38, // 74: dropsync.orders.v1.OrderService.ListSupplierMappings:output_type -> dropsync.orders.v1.ListSupplierMappingsResponse
+	40, // 75: dropsync.orders.v1.OrderService.UpdateSupplierMapping:output_type -> dropsync.orders.v1.UpdateSupplierMappingResponse
+	36, // 76: dropsync.orders.v1.OrderService.GetStoreHealth:output_type -> dropsync.orders.v1.GetStoreHealthResponse
+	61, // [61:77] is the sub-list for method output_type
+	45, // [45:61] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_dropsync_orders_v1_orders_proto_init() }
@@ -2608,7 +2937,7 @@ func file_dropsync_orders_v1_orders_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dropsync_orders_v1_orders_proto_rawDesc), len(file_dropsync_orders_v1_orders_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	OrderService_GetOrderHistory_FullMethodName       = "/dropsync.orders.v1.OrderService/GetOrderHistory"
 	OrderService_PlaceOrders_FullMethodName           = "/dropsync.orders.v1.OrderService/PlaceOrders"
 	OrderService_RetryOrders_FullMethodName           = "/dropsync.orders.v1.OrderService/RetryOrders"
+	OrderService_RetryFulfillment_FullMethodName      = "/dropsync.orders.v1.OrderService/RetryFulfillment"
 	OrderService_FulfillManually_FullMethodName       = "/dropsync.orders.v1.OrderService/FulfillManually"
 	OrderService_ResyncOrder_FullMethodName           = "/dropsync.orders.v1.OrderService/ResyncOrder"
 	OrderService_ResolveConflict_FullMethodName       = "/dropsync.orders.v1.OrderService/ResolveConflict"
@@ -33,6 +34,7 @@ const (
 	OrderService_UpdateStoreSettings_FullMethodName   = "/dropsync.orders.v1.OrderService/UpdateStoreSettings"
 	OrderService_ListSupplierMappings_FullMethodName  = "/dropsync.orders.v1.OrderService/ListSupplierMappings"
 	OrderService_UpdateSupplierMapping_FullMethodName = "/dropsync.orders.v1.OrderService/UpdateSupplierMapping"
+	OrderService_GetStoreHealth_FullMethodName        = "/dropsync.orders.v1.OrderService/GetStoreHealth"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -55,6 +57,9 @@ type OrderServiceClient interface {
 	PlaceOrders(ctx context.Context, in *PlaceOrdersRequest, opts ...grpc.CallOption) (*PlaceOrdersResponse, error)
 	// RetryOrders places Failed or supplier-canceled orders again, in bulk.
 	RetryOrders(ctx context.Context, in *RetryOrdersRequest, opts ...grpc.CallOption) (*RetryOrdersResponse, error)
+	// RetryFulfillment asks the store again to fulfil the shipments whose
+	// fulfilment failed (state FAILED), in bulk: a new attempt for each.
+	RetryFulfillment(ctx context.Context, in *RetryFulfillmentRequest, opts ...grpc.CallOption) (*RetryFulfillmentResponse, error)
 	// FulfillManually marks an order fulfilled by hand (SPEC rules 5 and 6).
 	FulfillManually(ctx context.Context, in *FulfillManuallyRequest, opts ...grpc.CallOption) (*FulfillManuallyResponse, error)
 	// ResyncOrder asks the store connector to re-read the order.
@@ -71,6 +76,10 @@ type OrderServiceClient interface {
 	ListSupplierMappings(ctx context.Context, in *ListSupplierMappingsRequest, opts ...grpc.CallOption) (*ListSupplierMappingsResponse, error)
 	// UpdateSupplierMapping sets or removes one variant's mapping.
 	UpdateSupplierMapping(ctx context.Context, in *UpdateSupplierMappingRequest, opts ...grpc.CallOption) (*UpdateSupplierMappingResponse, error)
+	// GetStoreHealth returns the connection health of one store, or of
+	// every store the orders service knows, as the connectors reported it
+	// (StoreConnectionChanged).
+	GetStoreHealth(ctx context.Context, in *GetStoreHealthRequest, opts ...grpc.CallOption) (*GetStoreHealthResponse, error)
 }
 
 type orderServiceClient struct {
@@ -135,6 +144,16 @@ func (c *orderServiceClient) RetryOrders(ctx context.Context, in *RetryOrdersReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RetryOrdersResponse)
 	err := c.cc.Invoke(ctx, OrderService_RetryOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) RetryFulfillment(ctx context.Context, in *RetryFulfillmentRequest, opts ...grpc.CallOption) (*RetryFulfillmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryFulfillmentResponse)
+	err := c.cc.Invoke(ctx, OrderService_RetryFulfillment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +249,16 @@ func (c *orderServiceClient) UpdateSupplierMapping(ctx context.Context, in *Upda
 	return out, nil
 }
 
+func (c *orderServiceClient) GetStoreHealth(ctx context.Context, in *GetStoreHealthRequest, opts ...grpc.CallOption) (*GetStoreHealthResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStoreHealthResponse)
+	err := c.cc.Invoke(ctx, OrderService_GetStoreHealth_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -250,6 +279,9 @@ type OrderServiceServer interface {
 	PlaceOrders(context.Context, *PlaceOrdersRequest) (*PlaceOrdersResponse, error)
 	// RetryOrders places Failed or supplier-canceled orders again, in bulk.
 	RetryOrders(context.Context, *RetryOrdersRequest) (*RetryOrdersResponse, error)
+	// RetryFulfillment asks the store again to fulfil the shipments whose
+	// fulfilment failed (state FAILED), in bulk: a new attempt for each.
+	RetryFulfillment(context.Context, *RetryFulfillmentRequest) (*RetryFulfillmentResponse, error)
 	// FulfillManually marks an order fulfilled by hand (SPEC rules 5 and 6).
 	FulfillManually(context.Context, *FulfillManuallyRequest) (*FulfillManuallyResponse, error)
 	// ResyncOrder asks the store connector to re-read the order.
@@ -266,6 +298,10 @@ type OrderServiceServer interface {
 	ListSupplierMappings(context.Context, *ListSupplierMappingsRequest) (*ListSupplierMappingsResponse, error)
 	// UpdateSupplierMapping sets or removes one variant's mapping.
 	UpdateSupplierMapping(context.Context, *UpdateSupplierMappingRequest) (*UpdateSupplierMappingResponse, error)
+	// GetStoreHealth returns the connection health of one store, or of
+	// every store the orders service knows, as the connectors reported it
+	// (StoreConnectionChanged).
+	GetStoreHealth(context.Context, *GetStoreHealthRequest) (*GetStoreHealthResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -294,6 +330,9 @@ func (UnimplementedOrderServiceServer) PlaceOrders(context.Context, *PlaceOrders
 func (UnimplementedOrderServiceServer) RetryOrders(context.Context, *RetryOrdersRequest) (*RetryOrdersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RetryOrders not implemented")
 }
+func (UnimplementedOrderServiceServer) RetryFulfillment(context.Context, *RetryFulfillmentRequest) (*RetryFulfillmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryFulfillment not implemented")
+}
 func (UnimplementedOrderServiceServer) FulfillManually(context.Context, *FulfillManuallyRequest) (*FulfillManuallyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FulfillManually not implemented")
 }
@@ -317,6 +356,9 @@ func (UnimplementedOrderServiceServer) ListSupplierMappings(context.Context, *Li
 }
 func (UnimplementedOrderServiceServer) UpdateSupplierMapping(context.Context, *UpdateSupplierMappingRequest) (*UpdateSupplierMappingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateSupplierMapping not implemented")
+}
+func (UnimplementedOrderServiceServer) GetStoreHealth(context.Context, *GetStoreHealthRequest) (*GetStoreHealthResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStoreHealth not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -443,6 +485,24 @@ func _OrderService_RetryOrders_Handler(srv interface{}, ctx context.Context, dec
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(OrderServiceServer).RetryOrders(ctx, req.(*RetryOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_RetryFulfillment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryFulfillmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RetryFulfillment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RetryFulfillment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RetryFulfillment(ctx, req.(*RetryFulfillmentRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -584,6 +644,24 @@ func _OrderService_UpdateSupplierMapping_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_GetStoreHealth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStoreHealthRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).GetStoreHealth(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_GetStoreHealth_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).GetStoreHealth(ctx, req.(*GetStoreHealthRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -616,6 +694,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _OrderService_RetryOrders_Handler,
 		},
 		{
+			MethodName: "RetryFulfillment",
+			Handler:    _OrderService_RetryFulfillment_Handler,
+		},
+		{
 			MethodName: "FulfillManually",
 			Handler:    _OrderService_FulfillManually_Handler,
 		},
@@ -642,6 +724,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateSupplierMapping",
 			Handler:    _OrderService_UpdateSupplierMapping_Handler,
+		},
+		{
+			MethodName: "GetStoreHealth",
+			Handler:    _OrderService_GetStoreHealth_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

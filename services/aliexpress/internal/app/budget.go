@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/dropsync/dropsync/pkg/metrics"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
 )
 
@@ -33,7 +36,24 @@ func OpenBudget(ctx context.Context, store *Store, account string, limit int, no
 	if err != nil {
 		return nil, err
 	}
-	return &Budget{store: store, account: account, now: now, log: log, limit: limit, use: use, dirty: make(chan struct{}, 1)}, nil
+	b := &Budget{store: store, account: account, now: now, log: log, limit: limit, use: use, dirty: make(chan struct{}, 1)}
+	b.export()
+	return b, nil
+}
+
+// export reports the budget, at each collection, as the
+// dropsync_aliexpress_budget_{used,left,limit} gauges of its account.
+func (b *Budget) export() {
+	acct := attribute.String(metrics.LabelAccount, b.account)
+	metrics.BudgetUsedGauge.SetSource(b.account, func(o metrics.Observe) {
+		used, _ := b.Used()
+		o(int64(used), acct)
+	})
+	metrics.BudgetLeftGauge.SetSource(b.account, func(o metrics.Observe) { o(int64(b.Left()), acct) })
+	metrics.BudgetLimitGauge.SetSource(b.account, func(o metrics.Observe) {
+		_, limit := b.Used()
+		o(int64(limit), acct)
+	})
 }
 
 // Add counts n calls (aeapi.Config.OnCalls).

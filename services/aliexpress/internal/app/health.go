@@ -6,16 +6,16 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/dropsync/dropsync/pkg/metrics"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
 )
 
 // Health is the state of the AliExpress connection: healthy until
 // AliExpress refuses the credentials or the app's call limits, healthy
 // again after a call succeeds. Each change is logged, and going unhealthy is counted
-// (dropsync.aliexpress.connection.unhealthy). It is safe for concurrent use.
+// (metrics.AliExpressUnhealthy). It is safe for concurrent use.
 type Health struct {
 	mu          sync.Mutex
 	now         func() time.Time
@@ -25,7 +25,7 @@ type Health struct {
 	changedAt   time.Time
 	lastSuccess time.Time
 	unhealthy   int64
-	counter     metric.Int64Counter
+	account     string
 	changes     chan HealthState
 }
 
@@ -39,10 +39,25 @@ type HealthState struct {
 
 // NewHealth returns a healthy Health.
 func NewHealth(now func() time.Time, log *slog.Logger) *Health {
-	c, _ := otel.Meter("github.com/dropsync/dropsync/services/aliexpress").Int64Counter(
-		"dropsync.aliexpress.connection.unhealthy",
-		metric.WithDescription("Times the AliExpress connection went unhealthy (credentials refused)"))
-	return &Health{now: now, log: log, healthy: true, changedAt: now(), counter: c, changes: make(chan HealthState, 64)}
+	return &Health{now: now, log: log, healthy: true, changedAt: now(), changes: make(chan HealthState, 64)}
+}
+
+// ForAccount exports h as the account's connection health gauge
+// (dropsync_connection_healthy{platform="aliexpress",account=...}: 1 or 0),
+// read at each collection, and returns h.
+func (h *Health) ForAccount(account string) *Health {
+	h.mu.Lock()
+	h.account = account
+	h.mu.Unlock()
+	attrs := []attribute.KeyValue{attribute.String(metrics.LabelPlatform, "aliexpress"), attribute.String(metrics.LabelAccount, account)}
+	metrics.ConnectionHealthyGauge.SetSource("aliexpress:"+account, func(o metrics.Observe) {
+		v := int64(0)
+		if h.State().Healthy {
+			v = 1
+		}
+		o(v, attrs...)
+	})
+	return h
 }
 
 // Changes delivers every change of state, for publishing as events. When
@@ -85,9 +100,7 @@ func (h *Health) Observe(err *aeapi.APIError) {
 	if h.healthy || h.reason != reason {
 		if h.healthy {
 			h.unhealthy++
-			if h.counter != nil {
-				h.counter.Add(context.Background(), 1)
-			}
+			metrics.RecordAliExpressUnhealthy(context.Background(), h.account)
 		}
 		h.healthy, h.reason, h.changedAt = false, reason, now
 		if err.Auth() {

@@ -18,17 +18,12 @@ import (
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
 )
 
-// Publisher publishes supplier events (bus.Publisher).
-type Publisher interface {
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
-}
-
 // Placer carries out PlacementRequested commands: it places the order with
 // AliExpress and publishes SupplierOrderPlaced or SupplierPlacementFailed.
 type Placer struct {
 	api        *aeapi.Client
 	store      *Store
-	pub        Publisher
+	pub        bus.EventPublisher
 	now        func() time.Time
 	log        *slog.Logger
 	maxDeliver int
@@ -44,7 +39,7 @@ type Placer struct {
 // transient failure is published as SupplierPlacementFailed (retryable)
 // instead of being retried, and a placement made is recorded whatever the
 // delivery's time left (see Handle).
-func NewPlacer(api *aeapi.Client, store *Store, pub Publisher, now func() time.Time, maxDeliver int, log *slog.Logger) *Placer {
+func NewPlacer(api *aeapi.Client, store *Store, pub bus.EventPublisher, now func() time.Time, maxDeliver int, log *slog.Logger) *Placer {
 	return &Placer{api: api, store: store, pub: pub, now: now, maxDeliver: maxDeliver, settle: settleWithin, readBackAfter: readBackDelay, log: log}
 }
 

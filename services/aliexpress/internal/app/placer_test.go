@@ -23,7 +23,7 @@ import (
 // (all of them when fails is negative), each time canceling the handler's
 // context first (its time is spent), then passes them on.
 type flakyPublisher struct {
-	next    app.Publisher
+	next    bus.EventPublisher
 	fails   int
 	cancel  context.CancelFunc
 	calls   atomic.Int32

@@ -24,7 +24,7 @@ import (
 
 // recorder keeps every envelope published, then passes it on.
 type recorder struct {
-	next app.Publisher
+	next bus.EventPublisher
 	mu   sync.Mutex
 	got  []*eventsv1.Envelope
 }

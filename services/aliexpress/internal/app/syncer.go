@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/metrics"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/aeapi"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
 )
@@ -49,7 +50,7 @@ type SyncConfig struct {
 type Syncer struct {
 	api    *aeapi.Client
 	store  *Store
-	pub    Publisher
+	pub    bus.EventPublisher
 	budget *Budget
 	now    func() time.Time
 	cfg    SyncConfig
@@ -69,7 +70,7 @@ type sweepRun struct {
 }
 
 // NewSyncer returns a Syncer.
-func NewSyncer(api *aeapi.Client, store *Store, pub Publisher, budget *Budget, now func() time.Time, cfg SyncConfig, log *slog.Logger) *Syncer {
+func NewSyncer(api *aeapi.Client, store *Store, pub bus.EventPublisher, budget *Budget, now func() time.Time, cfg SyncConfig, log *slog.Logger) *Syncer {
 	return &Syncer{api: api, store: store, pub: pub, budget: budget, now: now, cfg: cfg, log: log, sweeping: map[string]sweepRun{}}
 }
 
@@ -146,16 +147,39 @@ func (s *Syncer) poll(ctx context.Context, t domain.Tracked) (int, error) {
 			}
 		}
 	}
-	d := domain.Decide(t, obs, s.now())
+	now := s.now()
+	d := domain.Decide(t, obs, now)
 	for _, e := range d.Events {
 		if err := s.pub.Publish(ctx, bus.SupplierSubject(t.OrderID), e); err != nil {
 			return 0, fmt.Errorf("poll %s: %w", t.AEOrderID, err)
+		}
+		if e.GetSupplierShipmentCreated() != nil {
+			recordDetection(ctx, t, now)
 		}
 	}
 	if err := s.store.Put(ctx, d.Next); err != nil {
 		return len(d.Events), err
 	}
 	return len(d.Events), nil
+}
+
+// recordDetection records the aliexpress_to_dropsync leg of a tracking
+// number this poll found: AliExpress does not say when the number
+// appeared, so the leg is the time since the order's previous poll (or,
+// on the first, its payment or placement), an upper bound of how long it
+// was visible before dropsync knew it.
+func recordDetection(ctx context.Context, t domain.Tracked, now time.Time) {
+	since := t.LastPolled
+	for _, at := range []time.Time{t.PaidAt, t.PlacedAt} {
+		if since.IsZero() {
+			since = at
+		}
+	}
+	if since.IsZero() {
+		return
+	}
+	platform, store := metrics.SplitStore(t.OrderID)
+	metrics.RecordLeg(ctx, metrics.LegAliExpressToDropsync, platform, store, now.Sub(since))
 }
 
 // observe notes the outcome of a poll for the limit backoff. Callers

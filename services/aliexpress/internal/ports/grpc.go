@@ -10,10 +10,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dropsync/dropsync/pkg/grpcserver"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/app"
 	"github.com/dropsync/dropsync/services/aliexpress/internal/domain"
@@ -114,7 +114,7 @@ func (s *SyncService) toStatus(ctx context.Context, err error) error {
 		if errors.Is(err, domain.ErrTooSoon) {
 			reason = ReasonTooSoon
 		}
-		return withDetails(codes.ResourceExhausted, err.Error(),
+		return grpcserver.Status(codes.ResourceExhausted, err.Error(),
 			&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: map[string]string{
 				"store_id": qe.Scope, "daily_limit": strconv.Itoa(qe.Limit), "retry_at": qe.Retry.UTC().Format(time.RFC3339),
 			}},
@@ -133,14 +133,4 @@ func (s *SyncService) toStatus(ctx context.Context, err error) error {
 		s.log.ErrorContext(ctx, "sync failed", "err", err)
 		return status.Error(codes.Unavailable, "aliexpress sync failed; see the connection health")
 	}
-}
-
-func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) error {
-	st := status.New(c, msg)
-	for _, d := range details {
-		if s, err := st.WithDetails(d); err == nil {
-			st = s
-		}
-	}
-	return st.Err()
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 
@@ -97,7 +96,12 @@ func boot(ctx context.Context, plan Plan, opts Options) (*session, error) {
 		s.close()
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	if s.conn, err = grpc.NewClient(c.addr("orders"), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+	dial, err := c.operator()
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.conn, err = grpc.NewClient(c.addr("orders"), dial...); err != nil {
 		s.close()
 		return nil, fmt.Errorf("orders client: %w", err)
 	}

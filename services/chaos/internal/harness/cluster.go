@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
+	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
+	"github.com/dropsync/dropsync/pkg/grpcauth/devpki"
+	"github.com/dropsync/dropsync/pkg/natsperm"
 	"github.com/dropsync/dropsync/pkg/wixsim"
 )
 
@@ -81,6 +84,20 @@ type cluster struct {
 	order    []string // start order
 	aeToken  aliexpresssim.Token
 	plan     Plan
+	pki      devpki.Files // the run's CA and certificates: the services call each other over mTLS
+	// natsPW are the NATS passwords of the run: one user per service
+	// (pkg/natsperm) and harnessUser.
+	natsPW natsperm.Passwords
+}
+
+// harnessUser is the harness's own NATS user (reading dead letters): it
+// may do anything, as an operator's would; the services each log in as
+// themselves, with the permissions a deployment gives them.
+var harnessUser = natsperm.Identity{
+	Name:      "chaos",
+	Role:      "the chaos harness: reads what the services did",
+	Publish:   []natsperm.Rule{{Subject: ">", Why: "the harness inspects everything"}},
+	Subscribe: []natsperm.Rule{{Subject: ">", Why: "the harness inspects everything"}},
 }
 
 // freePorts reserves n loopback ports (the kernel's pick; released at once
@@ -117,7 +134,38 @@ func newCluster(dir, bin string, plan Plan) (*cluster, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	return &cluster{dir: dir, bin: bin, ports: ports, secret: hex.EncodeToString(b), procs: map[string]*Proc{}, plan: plan}, nil
+	pki, err := devpki.Setup(filepath.Join(dir, "grpc"), append([]string{"operator"}, Services...)...)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := natsperm.NewPasswords()
+	if err != nil {
+		return nil, err
+	}
+	pw[harnessUser.Name] = hex.EncodeToString(b) + "-harness"
+	return &cluster{dir: dir, bin: bin, ports: ports, secret: hex.EncodeToString(b), procs: map[string]*Proc{}, plan: plan, pki: pki, natsPW: pw}, nil
+}
+
+// operator is how the harness calls the services: with the operator's
+// certificate.
+func (c *cluster) operator() ([]grpc.DialOption, error) {
+	return grpcauth.DialOptions(config.GRPCClient{
+		TLSCAFile: c.pki.CAFile, TLSCertFile: c.pki.CertFile("operator"), TLSKeyFile: c.pki.KeyFile("operator"),
+	})
+}
+
+// grpcEnv secures a service's gRPC: its certificate, the CA it trusts,
+// and, for a server, mTLS with the operator certificate an operator.
+func (c *cluster) grpcEnv(name string) []string {
+	roles := devpki.SPIFFEID("operator") + "=operator"
+	for _, s := range Services {
+		roles += "," + devpki.SPIFFEID(s) + "=service"
+	}
+	return []string{
+		"DROPSYNC_GRPC_TLS_CERT_FILE=" + c.pki.CertFile(name), "DROPSYNC_GRPC_TLS_KEY_FILE=" + c.pki.KeyFile(name),
+		"DROPSYNC_GRPC_TLS_CA_FILE=" + c.pki.CAFile, "DROPSYNC_GRPC_TLS_CLIENT_CA_FILE=" + c.pki.CAFile,
+		"DROPSYNC_GRPC_CERT_ROLES=" + roles,
+	}
 }
 
 func (c *cluster) add(name string, args []string, env ...string) *Proc {
@@ -128,11 +176,14 @@ func (c *cluster) add(name string, args []string, env ...string) *Proc {
 }
 
 // natsConfig writes nats-server's configuration: loopback, JetStream with
-// every write fsynced (README, Durability).
+// every write fsynced (README, Durability), and the users and permissions
+// of deploy/k8s/nats (pkg/natsperm) plus the harness's.
 func (c *cluster) natsConfig() (string, error) {
 	path := filepath.Join(c.dir, "nats.conf")
-	conf := fmt.Sprintf("listen: %q\nserver_name: chaos\njetstream {\n  store_dir: %q\n  sync_interval: always\n}\n",
-		c.addr("nats"), filepath.Join(c.dir, "nats"))
+	conf := natsperm.ServerConfigWith(natsperm.ServerOptions{
+		Listen: c.addr("nats"), StoreDir: filepath.Join(c.dir, "nats"), ServerName: "chaos",
+		Extra: []natsperm.Identity{harnessUser},
+	})
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return "", fmt.Errorf("write nats config: %w", err)
 	}
@@ -146,7 +197,11 @@ func (c *cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.add("nats-server", []string{"-c", conf}).Start(); err != nil {
+	var pwEnv []string
+	for name, pw := range c.natsPW {
+		pwEnv = append(pwEnv, natsperm.PasswordEnv(name)+"="+pw)
+	}
+	if err := c.add("nats-server", []string{"-c", conf}, pwEnv...).Start(); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, c.addr("nats")); err != nil {
@@ -215,7 +270,10 @@ func (c *cluster) storeEnv() []string {
 // The few changed from the defaults are listed, with the reason, in the
 // package doc.
 func (c *cluster) serviceEnv(name, wixKey string) []string {
-	env := []string{"DROPSYNC_NATS_URL=nats://" + c.addr("nats")}
+	env := append([]string{"DROPSYNC_NATS_URL=nats://" + c.addr("nats"),
+		"DROPSYNC_NATS_USER=" + name, "DROPSYNC_NATS_PASSWORD=" + c.natsPW[name],
+		// Several services on one host: each gets a free ops port.
+		"DROPSYNC_OPS_ADDR=127.0.0.1:0"}, c.grpcEnv(name)...)
 	switch name {
 	case "orders":
 		env = append(env, "DROPSYNC_GRPC_ADDR="+c.addr("orders"))
@@ -252,7 +310,7 @@ func (c *cluster) waitServices(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for _, name := range []string{"orders", "notifier", "aliexpress"} {
-		if err := waitGRPC(ctx, c.addr(name)); err != nil {
+		if err := c.waitGRPC(ctx, c.addr(name)); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -287,8 +345,12 @@ func waitHTTP(ctx context.Context, url string) error {
 	return poll(ctx, time.Minute, func() error { return do(ctx, http.MethodGet, url, nil, nil) })
 }
 
-func waitGRPC(ctx context.Context, addr string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func (c *cluster) waitGRPC(ctx context.Context, addr string) error {
+	opts, err := c.operator()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,10 @@
 //   - Shopify, WooCommerce, Wix: _RECONCILE_INTERVAL=20s (defaults 5m, 1m,
 //     5m). Reconciliation is what finds a webhook lost while a connector
 //     was down; the run lasts minutes, so it must come round within them.
+//   - gRPC: what a deployment must set, not a tuning. The run issues its
+//     own CA and certificates (devpki, under <dir>/grpc): every service
+//     serves and calls over mTLS with DROPSYNC_GRPC_TLS_* and
+//     _CERT_ROLES, and the harness calls as the operator certificate.
 //   - The simulators' webhook retry schedules are compressed the same way:
 //     Shopify's 8 retries over 4 hours become 8 over about 4 minutes, Wix's
 //     12 over two days are scaled by 0.005 (the first after 0.3 s, the

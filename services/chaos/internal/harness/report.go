@@ -403,7 +403,8 @@ func (w *workload) checkStores(ctx context.Context, r *Report, orders []*tracked
 
 // checkDeadLetters lists the DEAD_LETTER stream.
 func (w *workload) checkDeadLetters(ctx context.Context, r *Report) error {
-	nc, err := nats.Connect("nats://"+w.c.addr("nats"), nats.Name("chaos-harness"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect("nats://"+w.c.addr("nats"), nats.Name("chaos-harness"), nats.Timeout(5*time.Second),
+		nats.UserInfo(harnessUser.Name, w.c.natsPW[harnessUser.Name]))
 	if err != nil {
 		return fmt.Errorf("connect to nats: %w", err)
 	}

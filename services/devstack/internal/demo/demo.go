@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
@@ -39,6 +38,9 @@ type Store interface {
 type Demo struct {
 	// OrdersAddr is the orders service's gRPC address.
 	OrdersAddr string
+	// Dial are the options it is dialled with: TLS and an operator's
+	// credentials (the demo plays the merchant placing orders).
+	Dial []grpc.DialOption
 	// Every is how often each store gets an order; 0 turns the demo off.
 	Every time.Duration
 	// Stores are the simulated stores; Supplier the simulated AliExpress (or nil).
@@ -70,7 +72,7 @@ func (d *Demo) Run(ctx context.Context) error {
 		return nil
 	}
 	d.seen = map[int64]time.Time{}
-	conn, err := grpc.NewClient(d.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(d.OrdersAddr, d.Dial...)
 	if err != nil {
 		return err
 	}

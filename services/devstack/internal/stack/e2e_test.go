@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,38 +14,60 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
 	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
 	"github.com/dropsync/dropsync/pkg/shopifysim"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	"github.com/dropsync/dropsync/services/devstack/internal/demo"
 	"github.com/dropsync/dropsync/services/devstack/internal/stack"
 )
 
 // system is the whole of dropsync on one embedded JetStream server, with
 // every platform simulated, driven over gRPC and through the simulators.
+// The server has dropsync's NATS users and permissions (pkg/natsperm):
+// every service logs in as itself, and any subject refused to a service
+// fails the test (natstest.SecuredServer).
 type system struct {
 	t      testing.TB
-	js     jetstream.JetStream
+	js     jetstream.JetStream // the test's own, as natstest.Superuser
+	svcJS  map[string]jetstream.JetStream
 	cfg    stack.Config
 	st     *stack.Stack
 	client ordersv1.OrderServiceClient
 	stores map[string]demo.Store // by platform word
+	tel    func(string) (*telemetry.Providers, error)
 	stop   func()
 }
 
 func startSystem(t testing.TB, faults float64, tune ...func(*stack.Devstack)) *system {
 	t.Helper()
-	_, nc := natstest.Connect(t)
-	js, err := jetstream.New(nc)
+	return startSystemWith(t, faults, nil, tune...)
+}
+
+// startSystemWith is startSystem with each service's telemetry from tel
+// (nil: from the OTEL_* variables).
+func startSystemWith(t testing.TB, faults float64, tel func(string) (*telemetry.Providers, error), tune ...func(*stack.Devstack)) *system {
+	t.Helper()
+	srv := natstest.SecuredServer(t)
+	js, err := jetstream.New(srv.Connect(t, natstest.Superuser))
 	if err != nil {
 		t.Fatal(err)
+	}
+	svcJS := map[string]jetstream.JetStream{}
+	for _, name := range []string{"orders", "notifier", "aliexpress", "shopify", "woocommerce", "wix"} {
+		if svcJS[name], err = jetstream.New(srv.Connect(t, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var cfg stack.Config
 	if err := config.Read(&cfg); err != nil {
@@ -54,12 +77,13 @@ func startSystem(t testing.TB, faults float64, tune ...func(*stack.Devstack)) *s
 	d.OrdersAddr, d.NotifierAddr, d.AliExpressAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	d.ShopifyAddr, d.WooCommerceAddr, d.WixAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	d.Faults = faults
+	d.GRPCDir = t.TempDir() // the services call each other over mTLS with a dev CA issued there
 	for _, f := range tune {
 		f(d)
 	}
 	// The simulators live as long as the test: the services may restart.
 	simsCtx, stopSims := context.WithCancel(context.Background())
-	s := &system{t: t, js: js, cfg: cfg, stores: map[string]demo.Store{}}
+	s := &system{t: t, js: js, svcJS: svcJS, cfg: cfg, tel: tel, stores: map[string]demo.Store{}}
 	s.start(simsCtx, nil)
 	t.Cleanup(func() {
 		s.stop()
@@ -82,12 +106,18 @@ func startSystem(t testing.TB, faults float64, tune ...func(*stack.Devstack)) *s
 func (s *system) start(simsCtx context.Context, sims *stack.Sims) {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := stack.Start(ctx, s.cfg, s.js, slog.New(slog.NewTextHandler(io.Discard, nil)), stack.Options{Sims: sims, SimsContext: simsCtx})
+	st, err := stack.Start(ctx, s.cfg, s.js, slog.New(slog.NewTextHandler(io.Discard, nil)), stack.Options{Sims: sims, SimsContext: simsCtx,
+		JetStream: func(service string) jetstream.JetStream { return s.svcJS[service] }, Telemetry: s.tel})
 	if err != nil {
 		cancel()
 		s.t.Fatal(err)
 	}
-	conn, err := grpc.NewClient(st.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts, err := grpcauth.DialOptions(st.Operator)
+	if err != nil {
+		cancel()
+		s.t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(st.OrdersAddr, opts...)
 	if err != nil {
 		cancel()
 		s.t.Fatal(err)
@@ -301,6 +331,34 @@ func shopifyOrderID(id string) int64 {
 func TestWholeSystem(t *testing.T) {
 	s := startSystem(t, 0)
 
+	// The services serve mTLS only; each caller's role is checked.
+	t.Run("grpc is mTLS with roles", func(t *testing.T) {
+		ctx := context.Background()
+		code := func(c config.GRPCClient, call func(*grpc.ClientConn) error) codes.Code {
+			opts, err := grpcauth.DialOptions(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return status.Code(dialed(t, s.st.OrdersAddr, opts, call))
+		}
+		history := func(cc *grpc.ClientConn) error {
+			_, err := ordersv1.NewOrderServiceClient(cc).GetOrderHistory(ctx, &ordersv1.GetOrderHistoryRequest{OrderId: "shopify:demo:1"})
+			return err
+		}
+		plain := status.Code(dialed(t, s.st.OrdersAddr, []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, history))
+		if plain != codes.Unavailable {
+			t.Errorf("plaintext client: %s, want Unavailable (TLS only)", plain)
+		}
+		if got := code(config.GRPCClient{TLSCAFile: s.st.Operator.TLSCAFile}, history); got != codes.Unavailable {
+			t.Errorf("client without a certificate: %s, want Unavailable (mTLS)", got)
+		}
+		dir := s.cfg.Devstack.GRPCDir
+		shopify := config.GRPCClient{TLSCAFile: s.st.Operator.TLSCAFile, TLSCertFile: filepath.Join(dir, "shopify.pem"), TLSKeyFile: filepath.Join(dir, "shopify-key.pem")}
+		if got := code(shopify, history); got != codes.PermissionDenied {
+			t.Errorf("the Shopify connector's certificate on GetOrderHistory: %s, want PermissionDenied", got)
+		}
+	})
+
 	// The journey of the Shopify issue: unpaid -> paid -> placed -> paid on
 	// AliExpress -> one of two items shipped (fulfilled at once: the shop
 	// fulfils each part) -> both shipped -> fulfilled with both tracking
@@ -316,6 +374,7 @@ func TestWholeSystem(t *testing.T) {
 		if n := len(o.GetSupplierOrders()); n != 2 {
 			t.Fatalf("%d AliExpress orders, want 2 (two sellers)", n)
 		}
+		s.requestedBy(id, "PlacementRequested", "spiffe://dropsync/operator")
 		s.payAll(o)
 		s.ship(o, mugProduct, "LP000000001CN")
 		s.waitTab(id, eventsv1.Tab_TAB_AWAITING_SHIPMENT, shipmentsPushed(1))
@@ -767,5 +826,39 @@ func TestWholeSystemRestartsMidFlow(t *testing.T) {
 	fs, err := s.st.Wix.Fulfillments(late[strings.LastIndex(late, ":")+1:])
 	if err != nil || len(fs) != 1 {
 		t.Fatalf("Wix: %d fulfilments (%v), want 1", len(fs), err)
+	}
+}
+
+// dialed calls call on a new connection to addr made with opts.
+func dialed(t *testing.T, addr string, opts []grpc.DialOption, call func(*grpc.ClientConn) error) error {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	return call(cc)
+}
+
+// requestedBy checks that the order's events of type kind name the caller
+// who gave the command.
+func (s *system) requestedBy(id, kind, who string) {
+	s.t.Helper()
+	r, err := s.client.GetOrderHistory(context.Background(), &ordersv1.GetOrderHistoryRequest{OrderId: id})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range r.GetEvents() {
+		if e.GetType() != kind {
+			continue
+		}
+		n++
+		if by := e.GetEnvelope().GetRequestedBy(); by.GetName() != who || by.GetKind() != "certificate" {
+			s.t.Errorf("%s requested_by %v, want %s (certificate)", kind, by, who)
+		}
+	}
+	if n == 0 {
+		s.t.Errorf("no %s in the history of %s", kind, id)
 	}
 }

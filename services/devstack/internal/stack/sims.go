@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dropsync/dropsync/pkg/aliexpresssim"
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/shopifysim"
 	"github.com/dropsync/dropsync/pkg/wixsim"
 	"github.com/dropsync/dropsync/pkg/woocommercesim"
@@ -121,8 +122,8 @@ func (s *Sims) aliExpress(ac *aliexpress.Config) error {
 	}
 	a := &ac.AliExpress
 	a.GatewayURL = s.aeURL
-	a.AppKey, a.AppSecret = "devstack-app", aliexpress.Secret(devSecret)
-	a.AccessToken, a.RefreshToken = aliexpress.Secret(s.aeTok.AccessToken), aliexpress.Secret(s.aeTok.RefreshToken)
+	a.AppKey, a.AppSecret = "devstack-app", config.NewSecret(devSecret)
+	a.AccessToken, a.RefreshToken = config.NewSecret(s.aeTok.AccessToken), config.NewSecret(s.aeTok.RefreshToken)
 	// Demo pace: orders show at once, and open orders are polled often.
 	a.VisibleAfter, a.PollInterval, a.MinInterval = time.Second, time.Second, 2*time.Second
 	// Demo pace: the demo's buyers accept a shipped order after a minute;

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dropsync/dropsync/pkg/config"
-	"github.com/dropsync/dropsync/pkg/natsconn"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 	aliexpress "github.com/dropsync/dropsync/services/aliexpress/service"
 	"github.com/dropsync/dropsync/services/devstack/internal/demo"
 	"github.com/dropsync/dropsync/services/devstack/internal/view"
@@ -36,6 +38,12 @@ type Config struct {
 	config.NATS
 	config.Telemetry
 	Devstack Devstack
+	// Metrics reads the process's meter provider for the live view's
+	// latency, budget, dead-letter and health figures; nil leaves them out.
+	Metrics sdkmetric.Reader `ignored:"true"`
+	// TraceWriter receives the stdout trace exporter's output (the log
+	// file, not the live view); nil is standard output.
+	TraceWriter io.Writer `ignored:"true"`
 }
 
 // Devstack tunes `make run`.
@@ -60,6 +68,8 @@ type Devstack struct {
 	Faults float64 `envconfig:"FAULTS" default:"0" desc:"Share (0-0.5) of simulated platform API calls answered 429 or 5xx, and of webhooks delivered twice"`
 	// LogFile receives the services' logs, so the live view stays readable.
 	LogFile string `envconfig:"LOG_FILE" default:".data/dropsync.log" desc:"File the services log to while the live view owns the terminal ('-' for stderr)"`
+	// GRPCDir receives the dev CA, certificates and tokens of every start.
+	GRPCDir string `envconfig:"GRPC_DIR" default:".data/grpc" desc:"Folder where each start writes a new dev CA, a certificate per service, operator and viewer certificates and operator and reader tokens: the services call each other over mTLS (DROPSYNC_GRPC_PLAINTEXT=true: plaintext instead)"`
 }
 
 // Validate reports every problem at once.
@@ -89,20 +99,26 @@ func (nopCloser) Close() error { return nil }
 // Run starts everything and returns when ctx ends or a part fails; the live
 // view is written to out.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
-	conn, err := natsconn.Open(ctx, cfg.NATS, "devstack", log)
+	conns, err := OpenNATS(ctx, cfg.NATS, log)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer conns.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := Start(ctx, cfg, conn.JS, log, Options{})
+	st, err := Start(ctx, cfg, conns.JetStream(""), log, Options{JetStream: conns.JetStream})
 	if err != nil {
 		return err
 	}
+	viewer, err := grpcauth.DialOptions(st.Viewer)
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "gRPC: mTLS with a dev CA; call as an operator with grpcurl "+st.GRPCURL+" "+st.OrdersAddr+" list",
+		"operator_token_file", st.OperatorTokenFile, "reader_token_file", st.ReaderTokenFile)
 	st.g.Go(func() error { return st.Demo.Run(st.ctx) })
 	st.g.Go(func() error {
-		return view.Run(st.ctx, view.Config{OrdersAddr: st.OrdersAddr, SupplierAddr: st.AliExpressAddr, Out: out, Header: header(cfg, st.Demo)})
+		return view.Run(st.ctx, view.Config{OrdersAddr: st.OrdersAddr, SupplierAddr: st.AliExpressAddr, Dial: viewer, Metrics: cfg.Metrics, Out: out, Header: header(cfg, st)})
 	})
 	return st.Wait()
 }
@@ -116,6 +132,14 @@ type Stack struct {
 	*Sims
 	// Demo drives the simulators; Run starts it, tests drive them directly.
 	Demo *demo.Demo
+	// Operator and Viewer are how a client calls the services as an
+	// operator or a reader (grpcauth.DialOptions); GRPCURL the matching
+	// grpcurl flags of an operator.
+	Operator, Viewer config.GRPCClient
+	GRPCURL          string
+	// OperatorTokenFile and ReaderTokenFile hold bearer tokens of those
+	// roles (-H "authorization: Bearer ..."); empty in plaintext.
+	OperatorTokenFile, ReaderTokenFile string
 
 	g     *errgroup.Group
 	ctx   context.Context
@@ -151,6 +175,15 @@ type Options struct {
 	// SimsContext bounds the life of new simulators; the services' ctx
 	// when nil.
 	SimsContext context.Context
+	// Telemetry returns the tracer and meter providers of the named
+	// service ("orders", "shopify", ...); nil gives each service its own,
+	// from the OTEL_* variables (telemetry.New), with its own service.name.
+	// Start shuts them down when the service stops.
+	Telemetry func(service string) (*telemetry.Providers, error)
+	// JetStream returns the connection of the named service, each logged
+	// in as its own NATS identity (pkg/natsperm); nil runs every service
+	// on Start's js.
+	JetStream func(service string) jetstream.JetStream
 }
 
 // Start starts every service on js and returns once all listen; they run
@@ -192,13 +225,36 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		return nil, err
 	}
 
+	// gRPC between the services: mTLS with a dev CA issued now.
+	var plain config.GRPCClient
+	if err := config.Read(&plain); err != nil {
+		return fail(err)
+	}
+	sec, err := newGRPCSecurity(cfg.Devstack.GRPCDir, plain.Plaintext)
+	if err != nil {
+		return fail(err)
+	}
+	st.Operator, st.Viewer, st.GRPCURL = sec.clientConfig(operatorCert), sec.clientConfig(viewerCert), sec.grpcurl()
+	st.OperatorTokenFile, st.ReaderTokenFile = sec.files.OperatorTokenFile, sec.files.ReaderTokenFile
+	if st.Demo.Dial, err = grpcauth.DialOptions(st.Operator); err != nil {
+		return fail(err)
+	}
+
 	// The orders service and the notifier.
 	var oc orders.Config
-	if err := config.Load(&oc); err != nil {
+	if err := config.Read(&oc); err != nil {
+		return fail(fmt.Errorf("orders: %w", err))
+	}
+	sec.server(&oc.GRPC, orders.Name)
+	if err := oc.Validate(); err != nil {
 		return fail(fmt.Errorf("orders: %w", err))
 	}
 	var nc notifier.Config
-	if err := config.Load(&nc); err != nil {
+	if err := config.Read(&nc); err != nil {
+		return fail(fmt.Errorf("notifier: %w", err))
+	}
+	sec.server(&nc.GRPC, notifier.Name)
+	if err := nc.Validate(); err != nil {
 		return fail(fmt.Errorf("notifier: %w", err))
 	}
 	nc.Notifier.OrdersAddr = st.OrdersAddr
@@ -214,6 +270,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		}
 		st.Demo.Supplier = st.AliExpress
 	}
+	sec.server(&ac.GRPC, aliexpress.Name)
 	if err := ac.Validate(); err != nil {
 		return fail(fmt.Errorf("aliexpress: %w", err))
 	}
@@ -234,6 +291,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		}
 		st.Demo.Stores = append(st.Demo.Stores, demo.NewShopifyStore(st.Shopify, ShopifySlug, ShopifyDomain))
 	}
+	sec.client(&sc.GRPCClient, shopify.Name)
 	if err := sc.Validate(); err != nil {
 		return fail(fmt.Errorf("shopify: %w", err))
 	}
@@ -255,6 +313,7 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		}
 		st.Demo.Stores = append(st.Demo.Stores, demo.NewWooCommerceStore(st.WooCommerce, WooCommerceSlug))
 	}
+	sec.client(&woo.GRPCClient, woocommerce.Name)
 	if err := woo.Validate(); err != nil {
 		return fail(fmt.Errorf("woocommerce: %w", err))
 	}
@@ -271,31 +330,83 @@ func Start(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Lo
 		}
 		st.Demo.Stores = append(st.Demo.Stores, demo.NewWixStore(st.Wix, WixSlug, WixSiteID))
 	}
+	sec.client(&wc.GRPCClient, wix.Name)
 	if err := wc.Validate(); err != nil {
 		return fail(fmt.Errorf("wix: %w", err))
 	}
 
-	run := func(name string, f func(net.Listener) error) {
+	// One process, one ops port at most: the connectors serve /metrics on
+	// their webhook ports; the gRPC services' ops listeners stay off.
+	oc.OpsAddr, nc.OpsAddr, ac.OpsAddr = "", "", ""
+
+	// Each service gets its own providers, so its spans and metrics carry
+	// its own service.name.
+	newTelemetry := opts.Telemetry
+	if newTelemetry == nil {
+		newTelemetry = func(service string) (*telemetry.Providers, error) {
+			return telemetry.New(ctx, telemetry.Config{
+				ServiceName: service, Exporter: cfg.TraceExporter, Writer: cfg.TraceWriter, FixedServiceName: true,
+			})
+		}
+	}
+	tel := map[string]*telemetry.Providers{}
+	for _, name := range []string{orders.Name, notifier.Name, aliexpress.Name, shopify.Name, woocommerce.Name, wix.Name} {
+		p, err := newTelemetry(name)
+		if err != nil {
+			for _, p := range tel {
+				_ = p.Shutdown(ctx)
+			}
+			return fail(fmt.Errorf("%s telemetry: %w", name, err))
+		}
+		tel[name] = p
+	}
+	jsOf := func(service string) jetstream.JetStream {
+		if opts.JetStream != nil {
+			return opts.JetStream(service)
+		}
+		return js
+	}
+	run := func(name string, f func(context.Context, net.Listener) error) {
 		l := lis[name]
 		delete(lis, name)
-		g.Go(func() error { return f(l) })
+		p := tel[name]
+		g.Go(func() error {
+			err := f(telemetry.WithProviders(ctx, p), l)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if serr := p.Shutdown(sctx); serr != nil {
+				log.Warn("telemetry shutdown", "service", name, "err", serr)
+			}
+			return err
+		})
 	}
-	run("orders", func(l net.Listener) error { return orders.RunOn(ctx, oc, js, l, log.With("service", "orders")) })
-	run("notifier", func(l net.Listener) error { return notifier.RunOn(ctx, nc, js, l, log.With("service", "notifier")) })
-	run("aliexpress", func(l net.Listener) error { return aliexpress.RunOn(ctx, ac, js, l, log.With("service", "aliexpress")) })
-	run("shopify", func(l net.Listener) error { return shopify.RunOn(ctx, sc, js, l, log.With("service", "shopify")) })
-	run("woocommerce", func(l net.Listener) error {
-		return woocommerce.RunOn(ctx, woo, js, l, log.With("service", "woocommerce"))
+	run(orders.Name, func(ctx context.Context, l net.Listener) error {
+		return orders.RunOn(ctx, oc, jsOf(orders.Name), l, log.With("service", orders.Name))
 	})
-	run("wix", func(l net.Listener) error { return wix.RunOn(ctx, wc, js, l, log.With("service", "wix")) })
+	run(notifier.Name, func(ctx context.Context, l net.Listener) error {
+		return notifier.RunOn(ctx, nc, jsOf(notifier.Name), l, log.With("service", notifier.Name))
+	})
+	run(aliexpress.Name, func(ctx context.Context, l net.Listener) error {
+		return aliexpress.RunOn(ctx, ac, jsOf(aliexpress.Name), l, log.With("service", aliexpress.Name))
+	})
+	run(shopify.Name, func(ctx context.Context, l net.Listener) error {
+		return shopify.RunOn(ctx, sc, jsOf(shopify.Name), l, log.With("service", shopify.Name))
+	})
+	run(woocommerce.Name, func(ctx context.Context, l net.Listener) error {
+		return woocommerce.RunOn(ctx, woo, jsOf(woocommerce.Name), l, log.With("service", woocommerce.Name))
+	})
+	run(wix.Name, func(ctx context.Context, l net.Listener) error {
+		return wix.RunOn(ctx, wc, jsOf(wix.Name), l, log.With("service", wix.Name))
+	})
 	return st, nil
 }
 
-func header(cfg Config, d *demo.Demo) string {
+func header(cfg Config, st *Stack) string {
+	d := st.Demo
 	sims := "no simulators (real platforms)"
 	if n := len(d.Stores); n > 0 || d.Supplier != nil {
 		sims = fmt.Sprintf("simulated stores: %d, simulated AliExpress: %v", n, d.Supplier != nil)
 	}
-	return fmt.Sprintf("dropsync dev stack - OrderService on %s (grpcurl -plaintext %s list) - %s - logs in %s",
-		cfg.Devstack.OrdersAddr, cfg.Devstack.OrdersAddr, sims, cfg.Devstack.LogFile)
+	return fmt.Sprintf("dropsync dev stack - OrderService on %s (grpcurl %s %s list) - %s - logs in %s",
+		st.OrdersAddr, st.GRPCURL, st.OrdersAddr, sims, cfg.Devstack.LogFile)
 }

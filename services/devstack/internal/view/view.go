@@ -13,9 +13,10 @@ import (
 	"sync"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/dropsync/dropsync/pkg/metrics"
 	aliexpressv1 "github.com/dropsync/dropsync/proto/dropsync/aliexpress/v1"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
@@ -27,8 +28,16 @@ type Config struct {
 	// SupplierAddr is the AliExpress connector, for its API budget; empty
 	// leaves the budget out.
 	SupplierAddr string
-	Out          io.Writer
-	Header       string
+	// Dial are the options both are dialled with: TLS and a reader's
+	// credentials.
+	Dial []grpc.DialOption
+	// Metrics reads the process's meter provider: the sync legs' p50 and
+	// p95, the AliExpress budget, the dead letters and the unhealthy
+	// connections are shown from it, the figures the exporters get; nil
+	// leaves them out.
+	Metrics sdkmetric.Reader
+	Out     io.Writer
+	Header  string
 	// Every is the refresh period; 1s when zero.
 	Every time.Duration
 }
@@ -58,7 +67,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Every <= 0 {
 		cfg.Every = time.Second
 	}
-	conn, err := grpc.NewClient(cfg.OrdersAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(cfg.OrdersAddr, cfg.Dial...)
 	if err != nil {
 		return err
 	}
@@ -66,7 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 	client := ordersv1.NewOrderServiceClient(conn)
 	st := &state{}
 	if cfg.SupplierAddr != "" {
-		sc, err := grpc.NewClient(cfg.SupplierAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		sc, err := grpc.NewClient(cfg.SupplierAddr, cfg.Dial...)
 		if err != nil {
 			return err
 		}
@@ -89,6 +98,9 @@ func Run(ctx context.Context, cfg Config) error {
 			continue // not a terminal: a summary every ten periods
 		}
 		frame := st.render(ctx, client, cfg.Header)
+		if cfg.Metrics != nil {
+			frame += "\n" + renderMetrics(ctx, cfg.Metrics)
+		}
 		if tty {
 			fmt.Fprint(cfg.Out, "\033[H\033[2J", frame)
 		} else {
@@ -160,12 +172,44 @@ func (st *state) render(ctx context.Context, client ordersv1.OrderServiceClient,
 		}
 		b.WriteString("\n")
 	}
+	hctx, cancel := context.WithTimeout(ctx, time.Second)
+	hr, err := client.GetStoreHealth(hctx, &ordersv1.GetStoreHealthRequest{})
+	cancel()
+	b.WriteString("\n" + formatStoreHealth(hr.GetStores(), err))
 	if st.supplier != nil {
 		b.WriteString("\n" + st.budget(ctx) + "\n")
 	}
 	b.WriteString("\nlatest moves\n")
 	for _, m := range moves {
 		b.WriteString("  " + m + "\n")
+	}
+	return b.String()
+}
+
+// formatStoreHealth is the store connections lines: how many the orders
+// service holds unhealthy (StoreConnectionChanged), each with the
+// platform's answer and since when.
+func formatStoreHealth(hs []*ordersv1.StoreHealth, err error) string {
+	if err != nil {
+		return fmt.Sprintf("store connections: (orders service: %v)\n", err)
+	}
+	var bad []*ordersv1.StoreHealth
+	for _, h := range hs {
+		if !h.GetHealthy() {
+			bad = append(bad, h)
+		}
+	}
+	if len(bad) == 0 {
+		return fmt.Sprintf("store connections: %d reported, all healthy\n", len(hs))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "store connections: %d UNHEALTHY of %d (commands held)\n", len(bad), len(hs))
+	for _, h := range bad {
+		reason := h.GetReason()
+		if r := []rune(reason); len(r) > 90 {
+			reason = string(r[:90]) + "…"
+		}
+		fmt.Fprintf(&b, "  %-22s since %s  %s\n", h.GetStore(), h.GetSince().AsTime().Local().Format("15:04:05"), reason)
 	}
 	return b.String()
 }
@@ -189,6 +233,59 @@ func (st *state) budget(ctx context.Context) string {
 		line += "; PAUSED by AliExpress limits until " + bu.GetPausedUntil().AsTime().Local().Format("15:04:05")
 	}
 	return line
+}
+
+// renderMetrics shows the figures of the exported metrics (see
+// metrics.Snapshot): per-leg latency, the AliExpress budget, dead letters
+// and unhealthy connections.
+func renderMetrics(ctx context.Context, r sdkmetric.Reader) string {
+	s, err := metrics.Snapshot(ctx, r)
+	if err != nil {
+		return fmt.Sprintf("metrics: %v\n", err)
+	}
+	return formatSummary(s)
+}
+
+func formatSummary(s metrics.Summary) string {
+	var b strings.Builder
+	b.WriteString("sync latency (dropsync_sync_leg_duration_seconds)\n")
+	if len(s.Legs) == 0 {
+		b.WriteString("  none measured yet\n")
+	}
+	for _, l := range s.Legs {
+		fmt.Fprintf(&b, "  %-24s p50 %-10s p95 %-10s (%d)\n", l.Leg, round(l.P50), round(l.P95), l.Count)
+	}
+	for _, bu := range s.Budgets {
+		fmt.Fprintf(&b, "AliExpress budget %s: %d used, %d left of %d\n", bu.Account, bu.Used, bu.Left, bu.Limit)
+	}
+	if s.DeadLettersTotal == 0 {
+		b.WriteString("dead letters: none\n")
+	} else {
+		streams := make([]string, 0, len(s.DeadLetters))
+		for st, n := range s.DeadLetters {
+			streams = append(streams, fmt.Sprintf("%s %d", st, n))
+		}
+		slices.Sort(streams)
+		fmt.Fprintf(&b, "dead letters: %d (%s)\n", s.DeadLettersTotal, strings.Join(streams, ", "))
+	}
+	if len(s.Unhealthy) == 0 {
+		b.WriteString("connections: all healthy\n")
+	} else {
+		fmt.Fprintf(&b, "connections UNHEALTHY: %s\n", strings.Join(s.Unhealthy, ", "))
+	}
+	return b.String()
+}
+
+// round shortens a latency for the view.
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	default:
+		return d.Round(100 * time.Microsecond).String()
+	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/metrics"
 	"github.com/dropsync/dropsync/pkg/order"
 )
 
@@ -137,12 +138,6 @@ type Orders interface {
 	Settings(ctx context.Context, store string) (*eventsv1.StoreSettings, error)
 }
 
-// Publisher stores an event on the bus; *bus.Publisher is one.
-type Publisher interface {
-	// Publish returns once the event is stored (or known as a duplicate).
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
-}
-
 // Config holds what the application needs besides its ports.
 type Config struct {
 	// Now is the clock; time.Now when nil.
@@ -154,13 +149,13 @@ type Config struct {
 type App struct {
 	ledger Ledger
 	orders Orders
-	pub    Publisher
+	pub    bus.EventPublisher
 	now    func() time.Time
 	log    *slog.Logger
 }
 
 // New returns the application over its ports.
-func New(ledger Ledger, orders Orders, pub Publisher, cfg Config, log *slog.Logger) *App {
+func New(ledger Ledger, orders Orders, pub bus.EventPublisher, cfg Config, log *slog.Logger) *App {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -207,11 +202,20 @@ func (a *App) Issue(ctx context.Context, req IssueRequest) (r Record, existing b
 	if err != nil {
 		return Record{}, false, err
 	}
+	platform, _ := metrics.SplitStore(r.Store)
 	if created {
 		a.log.InfoContext(ctx, "shipping confirmation decided", "order_id", r.OrderID, "shipment_id", r.ShipmentID,
 			"decision", r.Decision.String(), "reason", r.Reason, "request_id", r.RequestID)
+		outcome := metrics.ConfirmationSkip
+		if r.Decision == notifierv1.Decision_DECISION_NOTIFY {
+			outcome = metrics.ConfirmationNotify
+		}
+		metrics.RecordConfirmation(ctx, platform, r.Channel, outcome)
 	}
 	r, err = a.ensurePublished(ctx, r)
+	if errors.Is(err, ErrNotPublished) {
+		metrics.RecordConfirmation(ctx, platform, r.Channel, metrics.ConfirmationNotPublished)
+	}
 	return r, !created, err
 }
 
@@ -246,7 +250,7 @@ func (a *App) decide(ctx context.Context, req IssueRequest) (Record, error) {
 	if d == notifierv1.Decision_DECISION_NOTIFY {
 		r.Channel = req.Channel
 		if r.Channel == "" {
-			r.Channel = DefaultChannel(id.Platform)
+			r.Channel = order.Channel(id.Platform)
 		}
 		r.EventID = EventID(r.OrderID, r.ShipmentID)
 	}

@@ -3,42 +3,15 @@ package app
 import (
 	"fmt"
 
+	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
-
-	"github.com/dropsync/dropsync/pkg/order"
 )
 
 // CodeConfirmationOn is the reason of a NOTIFY decision: the store's
 // shipping-confirmation setting is on and dropsync fulfils the shipment.
 const CodeConfirmationOn = "RULE_4_CONFIRMATION_ON"
-
-// Channels by which the stores deliver a shipping confirmation, one per
-// platform by default (see DefaultChannel).
-const (
-	// ChannelShopify: fulfillmentCreate with notifyCustomer: true.
-	ChannelShopify = "shopify.notifyCustomer"
-	// ChannelWooCommerce: the Completed-order e-mail (never also a
-	// customer note: that would be a second e-mail).
-	ChannelWooCommerce = "woocommerce.completed_email"
-	// ChannelWix: Wix's fulfilment e-mail.
-	ChannelWix = "wix.fulfillment_email"
-)
-
-// DefaultChannel returns the channel a platform's stores confirm through,
-// or "" for a platform that is not a store.
-func DefaultChannel(p eventsv1.Platform) string {
-	switch p {
-	case eventsv1.Platform_PLATFORM_SHOPIFY:
-		return ChannelShopify
-	case eventsv1.Platform_PLATFORM_WOOCOMMERCE:
-		return ChannelWooCommerce
-	case eventsv1.Platform_PLATFORM_WIX:
-		return ChannelWix
-	}
-	return ""
-}
 
 // Decide decides whether a shipment of o gets a shipping confirmation,
 // under the store's settings s (nil: [order.DefaultSettings]). It returns

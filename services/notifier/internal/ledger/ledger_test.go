@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dropsync/dropsync/pkg/order"
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 
 	"github.com/dropsync/dropsync/services/notifier/internal/app"
@@ -33,7 +34,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 20, 9, 0, 0, 123456789, time.UTC)
 	for _, r := range []app.Record{
 		{OrderID: "shopify:acme:1", ShipmentID: "s1", Store: "shopify:acme", Decision: notifierv1.Decision_DECISION_NOTIFY,
-			Channel: app.ChannelShopify, Reason: app.CodeConfirmationOn, RequestID: "r", DecidedAt: at, OrderRevision: 4,
+			Channel: order.ChannelShopify, Reason: app.CodeConfirmationOn, RequestID: "r", DecidedAt: at, OrderRevision: 4,
 			EventID: app.EventID("shopify:acme:1", "s1"), PublishedAt: at.Add(time.Second)},
 		{OrderID: "wix:site:2", ShipmentID: "s2", Store: "wix:site", Decision: notifierv1.Decision_DECISION_SKIP_SETTING_OFF,
 			Reason: "RULE_4_CONFIRMATION_OFF", RequestID: "r", DecidedAt: at},

@@ -12,11 +12,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
+
+	"github.com/dropsync/dropsync/pkg/config"
+	"github.com/dropsync/dropsync/pkg/grpcauth"
 
 	"github.com/dropsync/dropsync/services/notifier/internal/app"
 )
@@ -30,6 +32,8 @@ type Config struct {
 	Addr string
 	// Timeout bounds each call.
 	Timeout time.Duration
+	// GRPC secures the calls: TLS, the client certificate, a token.
+	GRPC config.GRPCClient
 }
 
 // Client implements app.Orders over an OrderService client.
@@ -48,8 +52,11 @@ func Dial(cfg Config, opts ...grpc.DialOption) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
-	conn, err := grpc.NewClient(cfg.Addr, opts...)
+	secure, err := grpcauth.DialOptions(cfg.GRPC)
+	if err != nil {
+		return nil, fmt.Errorf("orders client %s: %w", cfg.Addr, err)
+	}
+	conn, err := grpc.NewClient(cfg.Addr, append(secure, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("orders client %s: %w", cfg.Addr, err)
 	}

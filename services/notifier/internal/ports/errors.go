@@ -8,8 +8,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 
+	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/notifier/internal/app"
 )
@@ -58,11 +58,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	var re *order.RuleError
 	switch {
 	case errors.As(err, &fe):
-		return withDetails(codes.InvalidArgument, err.Error(), &errdetails.BadRequest{
+		return grpcserver.Status(codes.InvalidArgument, err.Error(), &errdetails.BadRequest{
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.field, Description: fe.reason}},
 		})
 	case errors.Is(err, app.ErrBadPageToken):
-		return withDetails(codes.InvalidArgument, "page_token: "+err.Error(),
+		return grpcserver.Status(codes.InvalidArgument, "page_token: "+err.Error(),
 			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "page_token", Description: "not from this listing"}}},
 			&errdetails.ErrorInfo{Reason: ReasonBadPageToken, Domain: ErrorDomain})
 	case errors.Is(err, context.Canceled):
@@ -70,39 +70,29 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	case errors.Is(err, app.ErrNotFound):
-		return withDetails(codes.NotFound, "no confirmation recorded for the shipment",
+		return grpcserver.Status(codes.NotFound, "no confirmation recorded for the shipment",
 			&errdetails.ErrorInfo{Reason: ReasonConfirmationNotFound, Domain: ErrorDomain})
 	case errors.Is(err, app.ErrOrderNotFound):
-		return withDetails(codes.NotFound, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeNotFound, Domain: ErrorDomain})
+		return grpcserver.Status(codes.NotFound, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeNotFound, Domain: ErrorDomain})
 	case errors.As(err, &re):
-		return withDetails(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{
+		return grpcserver.Status(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{
 			Reason: re.Code, Domain: ErrorDomain, Metadata: map[string]string{"order_id": re.OrderID},
 		})
 	case errors.Is(err, order.ErrUnknownShipment):
-		return withDetails(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeUnknownShipment, Domain: ErrorDomain})
+		return grpcserver.Status(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeUnknownShipment, Domain: ErrorDomain})
 	case errors.Is(err, order.ErrInvalidID):
-		return withDetails(codes.InvalidArgument, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeInvalidID, Domain: ErrorDomain})
+		return grpcserver.Status(codes.InvalidArgument, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeInvalidID, Domain: ErrorDomain})
 	case errors.Is(err, app.ErrOrdersUnavailable):
 		log.WarnContext(ctx, "orders service unavailable", "err", err)
-		return withDetails(codes.Unavailable, "orders service unavailable", &errdetails.ErrorInfo{Reason: ReasonOrdersUnavailable, Domain: ErrorDomain})
+		return grpcserver.Status(codes.Unavailable, "orders service unavailable", &errdetails.ErrorInfo{Reason: ReasonOrdersUnavailable, Domain: ErrorDomain})
 	case errors.Is(err, app.ErrNotPublished):
 		log.WarnContext(ctx, "confirmation event not published", "err", err)
-		return withDetails(codes.Unavailable, "decision recorded, event not published yet: call again", &errdetails.ErrorInfo{Reason: ReasonEventNotPublished, Domain: ErrorDomain})
+		return grpcserver.Status(codes.Unavailable, "decision recorded, event not published yet: call again", &errdetails.ErrorInfo{Reason: ReasonEventNotPublished, Domain: ErrorDomain})
 	case errors.Is(err, app.ErrLedgerUnavailable):
 		log.WarnContext(ctx, "ledger unavailable", "err", err)
-		return withDetails(codes.Unavailable, "ledger unavailable", &errdetails.ErrorInfo{Reason: ReasonLedgerUnavailable, Domain: ErrorDomain})
+		return grpcserver.Status(codes.Unavailable, "ledger unavailable", &errdetails.ErrorInfo{Reason: ReasonLedgerUnavailable, Domain: ErrorDomain})
 	default:
 		log.ErrorContext(ctx, "internal error", "err", err)
 		return status.Error(codes.Internal, "internal error")
 	}
-}
-
-func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) error {
-	st := status.New(c, msg)
-	for _, d := range details {
-		if s, err := st.WithDetails(d); err == nil {
-			st = s
-		}
-	}
-	return st.Err()
 }

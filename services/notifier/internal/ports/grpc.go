@@ -176,7 +176,7 @@ func checkChannel(ch string, p eventsv1.Platform) error {
 		return invalid("channel", "longer than 64 bytes")
 	}
 	if !strings.HasPrefix(ch, platform+".") || len(ch) == len(platform)+1 {
-		return invalid("channel", "want "+platform+".<mechanism>, e.g. "+app.DefaultChannel(p))
+		return invalid("channel", "want "+platform+".<mechanism>, e.g. "+order.Channel(p))
 	}
 	for i := 0; i < len(ch); i++ {
 		if !channelByte(ch[i]) {

@@ -1,11 +1,12 @@
 // Command storeevent publishes a store order event to the bus, as a store
 // connector would: a development aid for trying `make run` by hand.
 //
-//	go run ./services/orders/cmd/storeevent -order shopify:demo:1001           # created, unpaid
-//	go run ./services/orders/cmd/storeevent -order shopify:demo:1001 -paid     # payment captured
+//	go run ./services/orders/cmd/storeevent -order shopify:manual:1001          # created, unpaid
+//	go run ./services/orders/cmd/storeevent -order shopify:manual:1001 -paid    # payment captured
 //
 // It connects to DROPSYNC_NATS_URL (default nats://127.0.0.1:4222, the
-// embedded server of `make run`).
+// embedded server of `make run`, where it may publish store events of
+// the stores named manual only).
 package main
 
 import (
@@ -23,11 +24,12 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/natsperm"
 	"github.com/dropsync/dropsync/pkg/order"
 )
 
 func main() {
-	id := flag.String("order", "shopify:demo:1001", "order id <platform>:<store>:<store order id>")
+	id := flag.String("order", "shopify:manual:1001", "order id <platform>:<store>:<store order id>")
 	paid := flag.Bool("paid", false, "publish the payment capture instead of the creation")
 	flag.Parse()
 	if err := run(*id, *paid); err != nil {
@@ -45,7 +47,10 @@ func run(orderID string, paid bool) error {
 	if url == "" {
 		url = "nats://127.0.0.1:4222"
 	}
-	nc, err := nats.Connect(url, nats.Name("storeevent"))
+	// On the embedded server of `make run` a client without credentials is
+	// the devtools user (pkg/natsperm): store events of the stores named
+	// manual, replies on its own inbox prefix only.
+	nc, err := nats.Connect(url, nats.Name("storeevent"), nats.CustomInboxPrefix(natsperm.InboxPrefix(natsperm.DevTools)))
 	if err != nil {
 		return err
 	}

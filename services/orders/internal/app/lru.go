@@ -1,60 +1,58 @@
 package app
 
 import (
-	"container/list"
 	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/dropsync/dropsync/pkg/order"
 )
 
-// lru keeps the most recently used folded orders.
-type lru struct {
-	mu    sync.Mutex
-	max   int
-	ll    *list.List
-	items map[string]*list.Element
+// orderCache keeps the most recently used folded orders. The orders in it
+// are immutable: a writer folds new events into a copy and puts the copy,
+// so a reader may use an order it got without any lock.
+type orderCache struct {
+	mu sync.Mutex // orders a put against a concurrent putNewer
+	c  *lru.Cache[string, *order.Order]
 }
 
-type lruItem struct {
-	key string
-	o   *order.Order
-}
-
-func newLRU(max int) *lru {
-	return &lru{max: max, ll: list.New(), items: make(map[string]*list.Element)}
-}
-
-func (c *lru) get(key string) *order.Order {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.ll.MoveToFront(el)
-		return el.Value.(*lruItem).o
+func newOrderCache(size int) *orderCache {
+	c, err := lru.New[string, *order.Order](size)
+	if err != nil {
+		panic(err) // size is checked positive by New
 	}
-	return nil
+	return &orderCache{c: c}
 }
 
-func (c *lru) put(key string, o *order.Order) {
+// get returns the cached order, or nil.
+func (c *orderCache) get(key string) *order.Order {
+	o, _ := c.c.Get(key)
+	return o
+}
+
+// put caches o, the newest state of its order (the caller holds the
+// order's lock and has just read or written its stream).
+func (c *orderCache) put(key string, o *order.Order) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		el.Value.(*lruItem).o = o
-		c.ll.MoveToFront(el)
+	c.c.Add(key, o)
+}
+
+// putNewer caches o unless the cache has the order at a later revision: a
+// reader that folded the stream without the order's lock must not replace
+// what a writer put meanwhile.
+func (c *orderCache) putNewer(key string, o *order.Order) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.c.Peek(key); ok && old.Revision() >= o.Revision() {
 		return
 	}
-	c.items[key] = c.ll.PushFront(&lruItem{key: key, o: o})
-	for c.ll.Len() > c.max {
-		last := c.ll.Back()
-		c.ll.Remove(last)
-		delete(c.items, last.Value.(*lruItem).key)
-	}
+	c.c.Add(key, o)
 }
 
-func (c *lru) drop(key string) {
+// drop forgets an order.
+func (c *orderCache) drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[key]; ok {
-		c.ll.Remove(el)
-		delete(c.items, key)
-	}
+	c.c.Remove(key)
 }

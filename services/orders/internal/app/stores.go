@@ -152,7 +152,7 @@ func (a *App) Settings(ctx context.Context, key string) (*eventsv1.StoreSettings
 // UpdateSettings replaces a store's settings; idempotent on requestID.
 func (a *App) UpdateSettings(ctx context.Context, requestID, key string, st *eventsv1.StoreSettings) (*eventsv1.StoreSettings, error) {
 	e, err := a.updateStore(ctx, key, func(c *catalog.Store) ([]*eventsv1.Envelope, error) {
-		return c.UpdateSettings(requestID, st, a.cfg.Now().UTC())
+		return stampRequestedBy(ctx)(c.UpdateSettings(requestID, st, a.cfg.Now().UTC()))
 	})
 	if err != nil {
 		return nil, err
@@ -174,9 +174,20 @@ func (a *App) Mappings(ctx context.Context, key string) ([]*eventsv1.SupplierMap
 // UpdateMapping sets or removes a variant's mapping; idempotent on requestID.
 func (a *App) UpdateMapping(ctx context.Context, requestID, key string, m *eventsv1.SupplierMapping, remove bool) (*eventsv1.SupplierMapping, error) {
 	if _, err := a.updateStore(ctx, key, func(c *catalog.Store) ([]*eventsv1.Envelope, error) {
-		return c.UpdateMapping(requestID, m, remove, a.cfg.Now().UTC())
+		return stampRequestedBy(ctx)(c.UpdateMapping(requestID, m, remove, a.cfg.Now().UTC()))
 	}); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// stampRequestedBy records who WithRequestedBy put in ctx in a store
+// command's events.
+func stampRequestedBy(ctx context.Context) func([]*eventsv1.Envelope, error) ([]*eventsv1.Envelope, error) {
+	return func(envs []*eventsv1.Envelope, err error) ([]*eventsv1.Envelope, error) {
+		for _, e := range envs {
+			e.RequestedBy = requestedBy(ctx)
+		}
+		return envs, err
+	}
 }

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/dropsync/dropsync/pkg/eventstore"
+	"github.com/dropsync/dropsync/pkg/grpcserver"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/orders/internal/app"
 	"github.com/dropsync/dropsync/services/orders/internal/readmodel"
@@ -18,6 +18,10 @@ import (
 
 // ErrorDomain is the domain of every ErrorInfo this service sends.
 const ErrorDomain = "dropsync.orders"
+
+// CodeUnsupportedSetting is the ErrorInfo reason of a store setting the
+// platform cannot honour (FailedPrecondition; the message names the limit).
+const CodeUnsupportedSetting = "SETTING_UNSUPPORTED_BY_PLATFORM"
 
 // fieldError is a request field that is wrong, and why.
 type fieldError struct {
@@ -43,7 +47,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	var re *order.RuleError
 	switch {
 	case errors.As(err, &fe):
-		return withDetails(codes.InvalidArgument, err.Error(), &errdetails.BadRequest{
+		return grpcserver.Status(codes.InvalidArgument, err.Error(), &errdetails.BadRequest{
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.field, Description: fe.reason}},
 		})
 	case errors.Is(err, context.Canceled):
@@ -51,30 +55,24 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	case errors.Is(err, order.ErrUnknownOrder), errors.Is(err, eventstore.ErrStreamNotFound):
-		return withDetails(codes.NotFound, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeNotFound, Domain: ErrorDomain})
+		return grpcserver.Status(codes.NotFound, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeNotFound, Domain: ErrorDomain})
 	case errors.As(err, &re):
-		return withDetails(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{
+		return grpcserver.Status(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{
 			Reason: re.Code, Domain: ErrorDomain, Metadata: map[string]string{"order_id": re.OrderID},
 		})
 	case errors.Is(err, order.ErrInvalidID), errors.Is(err, order.ErrInvalidRequest), errors.Is(err, readmodel.ErrBadPageToken),
 		errors.Is(err, app.ErrInvalidSettings):
-		return withDetails(codes.InvalidArgument, err.Error(), &errdetails.ErrorInfo{Reason: order.Code(err), Domain: ErrorDomain})
+		return grpcserver.Status(codes.InvalidArgument, err.Error(), &errdetails.ErrorInfo{Reason: order.Code(err), Domain: ErrorDomain})
+	case errors.Is(err, app.ErrUnsupportedSetting):
+		return grpcserver.Status(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{Reason: CodeUnsupportedSetting, Domain: ErrorDomain})
 	case errors.Is(err, order.ErrRequestReused):
-		return withDetails(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeRequestReused, Domain: ErrorDomain})
+		return grpcserver.Status(codes.FailedPrecondition, err.Error(), &errdetails.ErrorInfo{Reason: order.CodeRequestReused, Domain: ErrorDomain})
+	case errors.Is(err, readmodel.ErrReplaying):
+		return grpcserver.Status(codes.Unavailable, err.Error(), &errdetails.ErrorInfo{Reason: "READ_MODEL_REPLAYING", Domain: ErrorDomain})
 	case errors.Is(err, app.ErrContention):
-		return withDetails(codes.Aborted, err.Error(), &errdetails.ErrorInfo{Reason: "CONCURRENCY_EXHAUSTED", Domain: ErrorDomain})
+		return grpcserver.Status(codes.Aborted, err.Error(), &errdetails.ErrorInfo{Reason: "CONCURRENCY_EXHAUSTED", Domain: ErrorDomain})
 	default:
 		log.ErrorContext(ctx, "internal error", "err", err)
 		return status.Error(codes.Internal, "internal error")
 	}
-}
-
-func withDetails(c codes.Code, msg string, details ...protoadapt.MessageV1) error {
-	st := status.New(c, msg)
-	for _, d := range details {
-		if s, err := st.WithDetails(d); err == nil {
-			st = s
-		}
-	}
-	return st.Err()
 }

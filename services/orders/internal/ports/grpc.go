@@ -14,7 +14,9 @@ import (
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	ordersv1 "github.com/dropsync/dropsync/proto/dropsync/orders/v1"
 
+	"github.com/dropsync/dropsync/pkg/grpcauth"
 	"github.com/dropsync/dropsync/pkg/order"
+	"github.com/dropsync/dropsync/services/orders/internal/app"
 	"github.com/dropsync/dropsync/services/orders/internal/readmodel"
 )
 
@@ -34,6 +36,7 @@ type App interface {
 	Get(ctx context.Context, id string) (*ordersv1.Order, error)
 	History(ctx context.Context, id string, from uint64, n int) ([]*ordersv1.RecordedEvent, uint64, error)
 	Place(ctx context.Context, requestID string, ids []string, retry bool) []*ordersv1.OrderResult
+	RetryFulfillment(ctx context.Context, requestID string, ids []string) []*ordersv1.OrderResult
 	FulfillManually(ctx context.Context, requestID, id, note string) (*ordersv1.Order, error)
 	Resync(ctx context.Context, requestID, id string) (*ordersv1.Order, error)
 	ResolveConflict(ctx context.Context, requestID, id string, acceptStore bool) (*ordersv1.Order, error)
@@ -41,6 +44,7 @@ type App interface {
 	UpdateSettings(ctx context.Context, requestID, store string, s *eventsv1.StoreSettings) (*eventsv1.StoreSettings, error)
 	Mappings(ctx context.Context, store string) ([]*eventsv1.SupplierMapping, error)
 	UpdateMapping(ctx context.Context, requestID, store string, m *eventsv1.SupplierMapping, remove bool) (*eventsv1.SupplierMapping, error)
+	StoreHealth(ctx context.Context, store string) ([]*ordersv1.StoreHealth, error)
 }
 
 // OrderService serves dropsync.orders.v1.OrderService.
@@ -117,7 +121,13 @@ func (s *OrderService) GetOrder(ctx context.Context, req *ordersv1.GetOrderReque
 // ListOrders implements OrderService from the read model: the orders carry
 // their summary (id, platform, store, name, tab, times, revision); GetOrder
 // has the detail.
+//
+// It, CountOrders and WatchOrders answer Unavailable until the read model
+// has replayed the event store after a start: never a partial list.
 func (s *OrderService) ListOrders(ctx context.Context, req *ordersv1.ListOrdersRequest) (*ordersv1.ListOrdersResponse, error) {
+	if err := s.view.Ready(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	if err := checkTab("tab", req.GetTab()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -172,6 +182,9 @@ func summaryView(sum readmodel.Summary) *ordersv1.Order {
 
 // CountOrders implements OrderService.
 func (s *OrderService) CountOrders(ctx context.Context, req *ordersv1.CountOrdersRequest) (*ordersv1.CountOrdersResponse, error) {
+	if err := s.view.Ready(); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	if err := checkStore("store", req.GetStore(), false); err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -230,7 +243,7 @@ func (s *OrderService) PlaceOrders(ctx context.Context, req *ordersv1.PlaceOrder
 	if err := s.checkBulk(req.GetRequestId(), req.GetOrderIds()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &ordersv1.PlaceOrdersResponse{Results: s.app.Place(ctx, req.GetRequestId(), req.GetOrderIds(), false)}, nil
+	return &ordersv1.PlaceOrdersResponse{Results: s.app.Place(asked(ctx), req.GetRequestId(), req.GetOrderIds(), false)}, nil
 }
 
 // RetryOrders implements OrderService.
@@ -238,7 +251,15 @@ func (s *OrderService) RetryOrders(ctx context.Context, req *ordersv1.RetryOrder
 	if err := s.checkBulk(req.GetRequestId(), req.GetOrderIds()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &ordersv1.RetryOrdersResponse{Results: s.app.Place(ctx, req.GetRequestId(), req.GetOrderIds(), true)}, nil
+	return &ordersv1.RetryOrdersResponse{Results: s.app.Place(asked(ctx), req.GetRequestId(), req.GetOrderIds(), true)}, nil
+}
+
+// RetryFulfillment implements OrderService.
+func (s *OrderService) RetryFulfillment(ctx context.Context, req *ordersv1.RetryFulfillmentRequest) (*ordersv1.RetryFulfillmentResponse, error) {
+	if err := s.checkBulk(req.GetRequestId(), req.GetOrderIds()); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &ordersv1.RetryFulfillmentResponse{Results: s.app.RetryFulfillment(asked(ctx), req.GetRequestId(), req.GetOrderIds())}, nil
 }
 
 // FulfillManually implements OrderService.
@@ -252,7 +273,7 @@ func (s *OrderService) FulfillManually(ctx context.Context, req *ordersv1.Fulfil
 	if len(req.GetNote()) > MaxNote {
 		return nil, s.fail(ctx, invalid("note", "longer than 2000 bytes"))
 	}
-	o, err := s.app.FulfillManually(ctx, req.GetRequestId(), req.GetOrderId(), req.GetNote())
+	o, err := s.app.FulfillManually(asked(ctx), req.GetRequestId(), req.GetOrderId(), req.GetNote())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -267,11 +288,18 @@ func (s *OrderService) ResyncOrder(ctx context.Context, req *ordersv1.ResyncOrde
 	if err := checkOrderID("order_id", req.GetOrderId()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	o, err := s.app.Resync(ctx, req.GetRequestId(), req.GetOrderId())
+	o, err := s.app.Resync(asked(ctx), req.GetRequestId(), req.GetOrderId())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &ordersv1.ResyncOrderResponse{Order: o}, nil
+	resp := &ordersv1.ResyncOrderResponse{Order: o}
+	id, _ := order.ParseID(req.GetOrderId()) // checked above
+	if hs, err := s.app.StoreHealth(ctx, id.StoreKey()); err == nil && len(hs) == 1 && !hs[0].GetHealthy() {
+		resp.StoreHealth = hs[0]
+		s.log.WarnContext(ctx, "resync requested for a store whose connection is unhealthy: the connector holds it until the platform takes the store's credentials again",
+			"order", req.GetOrderId(), "store", id.StoreKey(), "reason", hs[0].GetReason())
+	}
+	return resp, nil
 }
 
 // ResolveConflict implements OrderService.
@@ -282,7 +310,7 @@ func (s *OrderService) ResolveConflict(ctx context.Context, req *ordersv1.Resolv
 	if err := checkOrderID("order_id", req.GetOrderId()); err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	o, err := s.app.ResolveConflict(ctx, req.GetRequestId(), req.GetOrderId(), req.GetAcceptStore())
+	o, err := s.app.ResolveConflict(asked(ctx), req.GetRequestId(), req.GetOrderId(), req.GetAcceptStore())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -295,6 +323,9 @@ func (s *OrderService) ResolveConflict(ctx context.Context, req *ordersv1.Resolv
 // with ListOrders).
 func (s *OrderService) WatchOrders(req *ordersv1.WatchOrdersRequest, stream ordersv1.OrderService_WatchOrdersServer) error {
 	ctx := stream.Context()
+	if err := s.view.Ready(); err != nil {
+		return s.fail(ctx, err)
+	}
 	if err := checkStore("store", req.GetStore(), false); err != nil {
 		return s.fail(ctx, err)
 	}
@@ -341,7 +372,7 @@ func (s *OrderService) UpdateStoreSettings(ctx context.Context, req *ordersv1.Up
 	if req.GetSettings() == nil {
 		return nil, s.fail(ctx, invalid("settings", "required"))
 	}
-	st, err := s.app.UpdateSettings(ctx, req.GetRequestId(), req.GetStore(), req.GetSettings())
+	st, err := s.app.UpdateSettings(asked(ctx), req.GetRequestId(), req.GetStore(), req.GetSettings())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -358,6 +389,18 @@ func (s *OrderService) ListSupplierMappings(ctx context.Context, req *ordersv1.L
 		return nil, s.fail(ctx, err)
 	}
 	return &ordersv1.ListSupplierMappingsResponse{Mappings: ms}, nil
+}
+
+// GetStoreHealth implements OrderService.
+func (s *OrderService) GetStoreHealth(ctx context.Context, req *ordersv1.GetStoreHealthRequest) (*ordersv1.GetStoreHealthResponse, error) {
+	if err := checkStore("store", req.GetStore(), false); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	hs, err := s.app.StoreHealth(ctx, req.GetStore())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &ordersv1.GetStoreHealthResponse{Stores: hs}, nil
 }
 
 // UpdateSupplierMapping implements OrderService.
@@ -379,9 +422,19 @@ func (s *OrderService) UpdateSupplierMapping(ctx context.Context, req *ordersv1.
 	case !req.GetRemove() && m.GetShippingMethod() == "":
 		return nil, s.fail(ctx, invalid("mapping.shipping_method", "required"))
 	}
-	out, err := s.app.UpdateMapping(ctx, req.GetRequestId(), req.GetStore(), m, req.GetRemove())
+	out, err := s.app.UpdateMapping(asked(ctx), req.GetRequestId(), req.GetStore(), m, req.GetRemove())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &ordersv1.UpdateSupplierMappingResponse{Mapping: out}, nil
+}
+
+// asked returns ctx carrying the caller (grpcauth's principal), so the
+// command's events record who asked for it.
+func asked(ctx context.Context) context.Context {
+	p, ok := grpcauth.FromContext(ctx)
+	if !ok {
+		return ctx
+	}
+	return app.WithRequestedBy(ctx, &eventsv1.Principal{Name: p.Name, Kind: string(p.Kind)})
 }

@@ -35,6 +35,10 @@ const StreamPrefix = "order-"
 // ErrBadPageToken: a page token that this model did not issue.
 var ErrBadPageToken = errors.New("readmodel: bad page token")
 
+// ErrReplaying: the model has not yet replayed the whole event store since
+// it started, so its lists and counts would be partial (gRPC Unavailable).
+var ErrReplaying = errors.New("readmodel: still replaying the event store")
+
 // Summary is what the model keeps of one order.
 type Summary struct {
 	ID        string
@@ -143,6 +147,17 @@ func (m *Model) Run(ctx context.Context, store eventstore.Store, log *slog.Logge
 
 // CaughtUp is closed once the model has replayed the whole store.
 func (m *Model) CaughtUp() <-chan struct{} { return m.caughtUp }
+
+// Ready returns nil once the model has replayed the whole store, and
+// ErrReplaying before: until then nothing may be answered from it.
+func (m *Model) Ready() error {
+	select {
+	case <-m.caughtUp:
+		return nil
+	default:
+		return ErrReplaying
+	}
+}
 
 func (m *Model) markCaughtUp() {
 	m.mu.Lock()
@@ -398,6 +413,20 @@ func (m *Model) Count(store string) map[eventsv1.Tab]int64 {
 		out[eventsv1.Tab(t)] = c[t]
 	}
 	return out
+}
+
+// EachCount calls fn with the number of orders of every store
+// ("<platform>:<store>") in every tab, for the orders gauge.
+func (m *Model) EachCount(fn func(store string, tab eventsv1.Tab, n int64)) {
+	m.mu.RLock()
+	stores := slices.Clone(m.stores)
+	counts := slices.Clone(m.counts)
+	m.mu.RUnlock()
+	for i, store := range stores {
+		for t := 1; t < numTabs; t++ {
+			fn(store, eventsv1.Tab(t), counts[i][t])
+		}
+	}
 }
 
 // Len is the number of orders.

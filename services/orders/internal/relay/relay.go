@@ -9,7 +9,9 @@
 // whose publish JetStream acknowledged. After a crash the relay resumes from
 // the checkpoint and publishes some events again: JetStream drops them
 // within its duplicate window, and every consumer is idempotent on the event
-// id beyond it. Store and supplier facts folded into order streams are not
+// id beyond it. Each publish continues the trace of the append that stored
+// the event: the orders service keeps the trace context in the event's
+// metadata. Store and supplier facts folded into order streams are not
 // published again: they came from the bus.
 package relay
 
@@ -23,10 +25,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/eventstore"
+	"github.com/dropsync/dropsync/pkg/telemetry"
 )
 
 // Checkpoints keep the relay's position durably.
@@ -52,6 +56,7 @@ type Relay struct {
 	cp    Checkpoints
 	cfg   Config
 	log   *slog.Logger
+	prop  propagation.TextMapPropagator
 }
 
 // New returns a relay.
@@ -62,7 +67,7 @@ func New(store eventstore.Store, pub *bus.Publisher, cp Checkpoints, cfg Config,
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = time.Second
 	}
-	return &Relay{store: store, pub: pub, cp: cp, cfg: cfg, log: log}
+	return &Relay{store: store, pub: pub, cp: cp, cfg: cfg, log: log, prop: telemetry.Propagator()}
 }
 
 type pending struct {
@@ -158,7 +163,13 @@ func (r *Relay) publish(ctx context.Context, from eventstore.Position, queue cha
 				if err != nil {
 					return fmt.Errorf("relay: %s@%d: %w", rec.Stream, rec.Revision, err)
 				}
-				f, err := r.pub.PublishAsync(ctx, subject, env)
+				// The publish continues the trace of the append that
+				// stored the event (its context is in the metadata).
+				pctx := ctx
+				if len(rec.Metadata) > 0 {
+					pctx = r.prop.Extract(ctx, propagation.MapCarrier(rec.Metadata))
+				}
+				f, err := r.pub.PublishAsync(pctx, subject, env)
 				if err != nil {
 					return fmt.Errorf("relay: %w", err)
 				}

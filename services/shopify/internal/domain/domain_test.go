@@ -7,39 +7,6 @@ import (
 	"github.com/dropsync/dropsync/services/shopify/internal/domain"
 )
 
-func TestMoney(t *testing.T) {
-	cases := []struct {
-		amount, currency string
-		want             int64
-		err              bool
-	}{
-		{"19.90", "EUR", 1990, false},
-		{"19.9", "EUR", 1990, false},
-		{"19", "USD", 1900, false},
-		{"0.00", "USD", 0, false},
-		{"-4.90", "EUR", -490, false},
-		{"1500", "JPY", 1500, false},
-		{"1500.00", "JPY", 1500, false},
-		{"1.234", "KWD", 1234, false},
-		{"19.999", "EUR", 0, true},
-		{"1e3", "EUR", 0, true},
-		{"", "EUR", 0, true},
-		{"12,50", "EUR", 0, true},
-	}
-	for _, c := range cases {
-		m, err := domain.Money(c.amount, c.currency)
-		if c.err {
-			if err == nil {
-				t.Errorf("%s %s: no error", c.amount, c.currency)
-			}
-			continue
-		}
-		if err != nil || m.GetMinorUnits() != c.want || m.GetCurrency() != c.currency {
-			t.Errorf("%s %s: %v %v, want %d", c.amount, c.currency, m, err, c.want)
-		}
-	}
-}
-
 func TestAllocate(t *testing.T) {
 	fos := []domain.FulfillmentOrder{
 		{ID: "fo-closed", Status: "CLOSED", Lines: []domain.FulfillmentOrderLine{{ID: "x", LineItemID: "1", Remaining: 5}}},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dropsync/dropsync/pkg/connector/reconcile"
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/money"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
@@ -268,7 +269,7 @@ func (s Store) RefundedEvent(orderID, currency string, r Refund) (*eventsv1.Enve
 		currency = r.Currency
 	}
 	if r.Amount != "" && currency != "" {
-		m, err := Money(r.Amount, currency)
+		m, err := money.Parse(r.Amount, currency)
 		if err != nil {
 			return nil, fmt.Errorf("refund %s: %w", r.ID, err)
 		}

@@ -2,13 +2,11 @@ package domain
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"sort"
 	"strings"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
-	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 )
 
 // Recognised lists tracking companies Shopify knows by name (case
@@ -230,45 +228,4 @@ type FulfilmentState struct {
 	Fulfillments []Fulfillment
 	// FulfillmentOrders with their lines and remaining quantities.
 	FulfillmentOrders []FulfillmentOrder
-}
-
-// Decision is the notifier's answer for a shipment.
-type Decision int
-
-// Decisions.
-const (
-	// Notify: fulfil with the store's notify flag set.
-	Notify Decision = iota + 1
-	// Quiet: fulfil without notifying (setting off, or already issued).
-	Quiet
-	// NotSynced: dropsync no longer syncs the order: do not fulfil.
-	NotSynced
-)
-
-// String names the decision for logs.
-func (d Decision) String() string {
-	switch d {
-	case Notify:
-		return "notify"
-	case Quiet:
-		return "quiet"
-	case NotSynced:
-		return "not_synced"
-	}
-	return "unknown"
-}
-
-// DecisionOf is the notifier's decision as the connector acts on it: a
-// confirmation skipped because the setting is off or one was already
-// issued is Quiet.
-func DecisionOf(d notifierv1.Decision) (Decision, error) {
-	switch d {
-	case notifierv1.Decision_DECISION_NOTIFY:
-		return Notify, nil
-	case notifierv1.Decision_DECISION_SKIP_SETTING_OFF, notifierv1.Decision_DECISION_SKIP_ALREADY_ISSUED:
-		return Quiet, nil
-	case notifierv1.Decision_DECISION_SKIP_NOT_SYNCED:
-		return NotSynced, nil
-	}
-	return 0, fmt.Errorf("unknown shipping confirmation decision %v", d)
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/money"
 )
 
 // REST resource shapes, as webhook bodies carry them. Only the fields the
@@ -303,7 +305,7 @@ func (r restRefund) refund() (Refund, error) {
 		if out.Currency == "" {
 			out.Currency = string(t.Currency)
 		}
-		m, err := Money(string(t.Amount), out.Currency)
+		m, err := money.Parse(string(t.Amount), out.Currency)
 		if err != nil {
 			return Refund{}, fmt.Errorf("%w: refund %s: %w", ErrInvalidOrder, out.ID, err)
 		}
@@ -311,32 +313,9 @@ func (r restRefund) refund() (Refund, error) {
 		found = true
 	}
 	if found {
-		out.Amount = formatMinor(total, out.Currency)
+		out.Amount = money.Format(total, out.Currency)
 	}
 	return out, nil
-}
-
-// formatMinor writes minor units of currency back as a decimal string.
-func formatMinor(m int64, currency string) string {
-	exp := 2
-	switch {
-	case zeroDecimal[currency]:
-		exp = 0
-	case threeDecimal[currency]:
-		exp = 3
-	}
-	sign := ""
-	if m < 0 {
-		sign, m = "-", -m
-	}
-	if exp == 0 {
-		return fmt.Sprintf("%s%d", sign, m)
-	}
-	p := int64(1)
-	for range exp {
-		p *= 10
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, m/p, exp, m%p)
 }
 
 // ParseFulfillment reads a REST fulfillment (fulfillments/* webhooks) and

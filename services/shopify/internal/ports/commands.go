@@ -12,6 +12,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
+	"github.com/dropsync/dropsync/pkg/connector/storehealth"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/shopify/internal/domain"
@@ -35,7 +36,7 @@ func CommandFilters() []string {
 
 // Channel is how Shopify delivers a shipping confirmation: the notify flag
 // of the fulfilment, named in every request to the notifier.
-const Channel = "shopify.notifyCustomer"
+const Channel = order.ChannelShopify
 
 // Failure codes of FulfillmentFailed.
 const (
@@ -67,11 +68,6 @@ type Admin interface {
 	CreateFulfillment(ctx context.Context, s *stores.Store, alloc []domain.Allocation, tracking domain.TrackingInput, notify bool) (string, error)
 	UpdateTracking(ctx context.Context, s *stores.Store, fulfillmentID string, tracking domain.TrackingInput, notify bool) error
 	Order(ctx context.Context, s *stores.Store, orderID string) (domain.Order, error)
-}
-
-// Publisher stores events; *bus.Publisher is one.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
 }
 
 // CommandsConfig configures Commands.
@@ -111,7 +107,7 @@ type Commands struct {
 	// Confirmations decide, once per shipment, whether the customer is
 	// told: a retried command sets the same notify flag.
 	Confirmations peers.Confirmations
-	Publisher     Publisher
+	Publisher     bus.EventPublisher
 	Log           *slog.Logger
 	Config        CommandsConfig
 }
@@ -144,13 +140,19 @@ func (c *Commands) Handle(ctx context.Context, m *bus.Message) error {
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("%s for %s: %w", m.EventType(), id, err))
 	}
+	// Shopify refusing the store's token holds the command, whatever it
+	// is: it comes again until the token is taken (storehealth.Hold).
 	switch ev := env.GetEvent().(type) {
 	case *eventsv1.Envelope_FulfillmentRequested:
-		return c.fulfil(ctx, m, st, id, ev.FulfillmentRequested)
+		return storehealth.Hold(ctx, c.Log, m, c.fulfil(ctx, m, st, id, ev.FulfillmentRequested))
 	case *eventsv1.Envelope_TrackingUpdateRequested:
-		return c.trackingOutcome(ctx, m, id, ev.TrackingUpdateRequested, c.updateTracking(ctx, st, id, ev.TrackingUpdateRequested))
+		err := c.updateTracking(ctx, st, id, ev.TrackingUpdateRequested)
+		if client.IsCredential(err) {
+			return storehealth.Hold(ctx, c.Log, m, err)
+		}
+		return c.trackingOutcome(ctx, m, id, ev.TrackingUpdateRequested, err)
 	case *eventsv1.Envelope_ResyncRequested:
-		return c.reread(ctx, m, st, id, ev.ResyncRequested)
+		return storehealth.Hold(ctx, c.Log, m, c.reread(ctx, m, st, id, ev.ResyncRequested))
 	}
 	return nil // another order event the filter let through: nothing to do
 }
@@ -167,14 +169,14 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		return c.unavailable(ctx, m, st, id, req.GetShipmentId(), &peerError{fmt.Errorf("store settings %s: %w", id.StoreKey(), err)})
 	}
 	tracking := domain.TrackingFor(req.GetTracking(), settings.GetCarrierMapping(), cfg.TrackingURLTemplate)
-	decision := domain.Decision(0)
+	decision := peers.Decision(0)
 	decide := func() error {
 		if decision != 0 {
 			return nil
 		}
 		nd, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), id.StoreKey(), Channel, m.Envelope.GetEventId())
 		if err == nil {
-			decision, err = domain.DecisionOf(nd)
+			decision, err = peers.DecisionOf(nd)
 		}
 		if err != nil {
 			if bus.IsPermanent(err) {
@@ -203,7 +205,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 				return c.unavailable(ctx, m, st, id, req.GetShipmentId(), err)
 			}
 			log.InfoContext(ctx, "fulfilment already on shopify", "fulfillment", f.ID)
-			return c.pushed(ctx, m, st, id, req.GetShipmentId(), f.ID, decision == domain.Notify)
+			return c.pushed(ctx, m, st, id, req.GetShipmentId(), f.ID, decision == peers.Notify)
 		}
 		if state.Cancelled {
 			return c.failed(ctx, m, st, id, req.GetShipmentId(), CodeOrderCanceled, "the order is cancelled on Shopify", false, nil)
@@ -219,14 +221,14 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		if err := decide(); err != nil {
 			return c.unavailable(ctx, m, st, id, req.GetShipmentId(), err)
 		}
-		if decision == domain.NotSynced {
+		if decision == peers.NotSynced {
 			log.InfoContext(ctx, "not fulfilled: dropsync no longer syncs this order")
 			return nil
 		}
-		fid, err := c.Admin.CreateFulfillment(ctx, st, alloc, tracking, decision == domain.Notify)
+		fid, err := c.Admin.CreateFulfillment(ctx, st, alloc, tracking, decision == peers.Notify)
 		if err == nil {
-			log.InfoContext(ctx, "fulfilled on shopify", "fulfillment", fid, "notify", decision == domain.Notify)
-			return c.pushed(ctx, m, st, id, req.GetShipmentId(), fid, decision == domain.Notify)
+			log.InfoContext(ctx, "fulfilled on shopify", "fulfillment", fid, "notify", decision == peers.Notify)
+			return c.pushed(ctx, m, st, id, req.GetShipmentId(), fid, decision == peers.Notify)
 		}
 		if permanent(err) {
 			return c.failed(ctx, m, st, id, req.GetShipmentId(), codeOf(err), err.Error(), false, err)
@@ -307,10 +309,10 @@ func (c *Commands) publish(ctx context.Context, env *eventsv1.Envelope) error {
 	return nil
 }
 
-// pushed publishes FulfillmentPushed; its id depends on the shipment only,
-// so reporting the same fulfilment again is a duplicate.
+// pushed publishes FulfillmentPushed; its id depends on the shipment and
+// the attempt only, so reporting the same fulfilment again is a duplicate.
 func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, shipmentID, fulfillmentID string, notified bool) error {
-	env := c.event(m, st, id, st.Ref().PushedEventID(id.StoreOrderID, shipmentID))
+	env := c.event(m, st, id, st.Ref().PushedEventID(id.StoreOrderID, attemptKey(shipmentID, m.Envelope)))
 	env.Event = &eventsv1.Envelope_FulfillmentPushed{FulfillmentPushed: &eventsv1.FulfillmentPushed{
 		ShipmentId: shipmentID, StoreFulfillmentId: fulfillmentID, CustomerNotified: notified,
 	}}
@@ -322,10 +324,14 @@ func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store,
 // (retryable: the fact is the outcome), cause marked permanent for a
 // failure the operator should also see in the dead-letter stream.
 func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store, id order.ID, shipmentID, code, msg string, retryable bool, cause error) error {
+	if client.IsCredential(cause) {
+		return cause // no failure: Handle holds the command
+	}
 	env := c.event(m, st, id, st.Ref().FailedEventID(id.StoreOrderID, shipmentID, m.Envelope.GetEventId()+"/"+code))
 	env.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{
 		ShipmentId: shipmentID,
 		Reason:     &eventsv1.FailureReason{Code: code, Message: msg, Retryable: retryable},
+		Attempt:    m.Envelope.GetFulfillmentRequested().GetAttempt(),
 	}}
 	if err := c.publish(ctx, env); err != nil {
 		return err
@@ -338,6 +344,18 @@ func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store,
 		return bus.Permanent(cause)
 	}
 	return nil
+}
+
+// attemptKey names a shipment's fulfilment attempt in the ids of the facts
+// it leads to: the shipment id for the first attempt (the ids the
+// connector always gave), "<shipment>#<n>" for a later one, so that a
+// later attempt's FulfillmentPushed or FulfillmentFailed is a new fact, not
+// a duplicate of the first's.
+func attemptKey(shipmentID string, cmd *eventsv1.Envelope) string {
+	if a := cmd.GetFulfillmentRequested().GetAttempt(); a > 1 {
+		return fmt.Sprintf("%s#%d", shipmentID, a)
+	}
+	return shipmentID
 }
 
 // updateTracking carries out a TrackingUpdateRequested: setting the same

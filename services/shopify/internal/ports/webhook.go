@@ -27,6 +27,13 @@ const (
 // Verifier checks X-Shopify-Hmac-Sha256 with the secret of the shop named
 // by X-Shopify-Shop-Domain (and its previous secret during a rotation). An
 // unknown shop is refused like a bad signature.
+//
+// There is no replay window: Shopify signs the body only, and the body
+// has no delivery time (X-Shopify-Triggered-At is a header, unsigned, so
+// anyone replaying a captured delivery sets it as they like), and Shopify
+// itself redelivers the original payload for hours and may deliver a day
+// late. A replayed delivery is the same facts again: deduplicated on its
+// event id, and a snapshot older than the order's is not applied.
 func Verifier(reg *stores.Registry) webhook.Verifier {
 	return webhook.HMACVerifier{
 		Header: HeaderHmac,

@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/services/shopify/internal/domain"
 	"github.com/dropsync/dropsync/services/shopify/internal/ports"
@@ -30,7 +31,7 @@ func registry(t *testing.T) *stores.Registry {
 	t.Helper()
 	reg, err := stores.New([]stores.Store{{
 		Slug: "demo", Domain: "demo.myshopify.com",
-		AccessToken: stores.NewSecret("shpat_x"), WebhookSecret: stores.NewSecret("whsec"),
+		AccessToken: config.NewSecret("shpat_x"), WebhookSecret: config.NewSecret("whsec"),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,35 +7,11 @@ package stores
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/services/shopify/internal/domain"
 )
-
-// Secret is a credential. Its value is only read with Reveal.
-type Secret struct{ v string }
-
-// NewSecret wraps a credential.
-func NewSecret(v string) Secret { return Secret{v: v} }
-
-// Reveal returns the credential, for the one place that sends it.
-func (s Secret) Reveal() string { return s.v }
-
-// Empty reports whether no credential is set.
-func (s Secret) Empty() bool { return s.v == "" }
-
-// String hides the value.
-func (s Secret) String() string { return "REDACTED" }
-
-// GoString hides the value from %#v.
-func (s Secret) GoString() string { return "REDACTED" }
-
-// LogValue hides the value from slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-
-// MarshalText hides the value from encoders.
-func (s Secret) MarshalText() ([]byte, error) { return []byte("REDACTED"), nil }
 
 // Store is one registered shop.
 type Store struct {
@@ -44,10 +20,10 @@ type Store struct {
 	// Domain is the shop's myshopify domain ("demo.myshopify.com").
 	Domain string
 	// AccessToken is the Admin API token.
-	AccessToken Secret
+	AccessToken config.Secret
 	// WebhookSecret is the app's client secret that signs webhooks;
 	// Previous, when set, is still accepted during a rotation.
-	WebhookSecret, PreviousWebhookSecret Secret
+	WebhookSecret, PreviousWebhookSecret config.Secret
 	// CredentialsRef names where the credentials come from (an environment
 	// variable prefix or a Secret's folder), for operators; never the
 	// credentials themselves.

@@ -14,6 +14,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
+	"github.com/dropsync/dropsync/pkg/connector/storehealth"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/order"
 	"github.com/dropsync/dropsync/services/wix/internal/domain"
@@ -22,7 +23,7 @@ import (
 
 // Channel is how Wix stores deliver a shipping confirmation: the e-mail Wix
 // sends when a fulfilment with tracking is created.
-const Channel = "wix.fulfillment_email"
+const Channel = order.ChannelWix
 
 // Failure codes of FulfillmentFailed.
 const (
@@ -43,9 +44,11 @@ type API interface {
 	CreateFulfillment(ctx context.Context, site wixapi.Site, orderID string, in domain.FulfillmentInput) (string, error)
 }
 
-// Publisher stores an envelope durably; *bus.Publisher is one.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
+// TrackingAPI is the part of the Wix API a TrackingUpdateRequested uses
+// (*wixapi.Client). It is apart from API so that fakes without it still
+// serve the other commands; an API without it cannot update tracking.
+type TrackingAPI interface {
+	UpdateTracking(ctx context.Context, site wixapi.Site, orderID, fulfillmentID string, t domain.Tracking) error
 }
 
 // Config configures Commands. Every field but Now, Logger and MaxDeliver
@@ -56,7 +59,7 @@ type Config struct {
 	API      API
 	// Notifier decides shipping confirmations (*peers.Notifier).
 	Notifier  peers.Confirmations
-	Publisher Publisher
+	Publisher bus.EventPublisher
 	// MaxDeliver is the consumer's MaxDeliver: on the last delivery a
 	// transient failure is published as FulfillmentFailed (retryable)
 	// instead of being retried. Default bus.DefaultMaxDeliver.
@@ -92,17 +95,23 @@ func NewCommands(cfg Config) (*Commands, error) {
 	return &Commands{cfg: cfg}, nil
 }
 
-// Handle is a bus.Handler for FulfillmentRequested and ResyncRequested of
-// Wix orders; other events are acknowledged and ignored.
+// Handle is a bus.Handler for FulfillmentRequested,
+// TrackingUpdateRequested and ResyncRequested of Wix orders; other events
+// are acknowledged and ignored.
 func (c *Commands) Handle(ctx context.Context, msg *bus.Message) error {
 	env := msg.Envelope
+	var err error
 	switch ev := env.GetEvent().(type) {
 	case *eventsv1.Envelope_FulfillmentRequested:
-		return c.fulfil(ctx, msg, ev.FulfillmentRequested)
+		err = c.fulfil(ctx, msg, ev.FulfillmentRequested)
+	case *eventsv1.Envelope_TrackingUpdateRequested:
+		err = c.updateTracking(ctx, msg, ev.TrackingUpdateRequested)
 	case *eventsv1.Envelope_ResyncRequested:
-		return c.resync(ctx, msg, ev.ResyncRequested)
+		err = c.resync(ctx, msg, ev.ResyncRequested)
 	}
-	return nil
+	// Wix refusing the site's API key holds the command, whatever it is:
+	// it comes again until the key is taken (storehealth.Hold).
+	return storehealth.Hold(ctx, c.cfg.Logger, msg, err)
 }
 
 // storeOf finds the order's store.
@@ -135,10 +144,11 @@ func (c *Commands) publish(ctx context.Context, e *eventsv1.Envelope) error {
 //  1. The notifier decides the shipment's confirmation (idempotent per
 //     shipment: a redelivery gets the same decision). SKIP_NOT_SYNCED:
 //     nothing is done.
-//  2. The fulfilment is created with the shipment's lines; with its
-//     tracking (provider mapped from the supplier's logistics name) when
-//     the decision is NOTIFY, or the store keeps tracking on skipped
-//     confirmations (OnSkipSiteSetting).
+//  2. The fulfilment is created with the shipment's lines and its tracking
+//     (provider mapped from the supplier's logistics name), whatever the
+//     decision: dropsync never drops a tracking number to avoid an e-mail.
+//     Wix e-mails as the site's own setting says (the confirmation setting
+//     cannot be turned off in dropsync for Wix stores).
 //  3. 409 ALREADY_EXISTS: the order's fulfilments are listed; one with the
 //     same tracking number and lines is ours (an earlier attempt whose
 //     answer was lost, a redelivery, a restart) and counts as done; any
@@ -168,7 +178,10 @@ func (c *Commands) fulfil(ctx context.Context, msg *bus.Message, fr *eventsv1.Fu
 		return nil
 	}
 	notify := decision == notifierv1.Decision_DECISION_NOTIFY
-	in := domain.Input(fr, c.cfg.Settings.CarrierMapping(st.Key()), notify || st.OnSkip == OnSkipSiteSetting, st.TrackingURL)
+	if decision == notifierv1.Decision_DECISION_SKIP_SETTING_OFF {
+		log.WarnContext(ctx, "the store's shipping confirmation is off, but Wix e-mails a fulfilment with tracking as the site's own setting says; turn the e-mail off in the Wix dashboard")
+	}
+	in := domain.Input(fr, c.cfg.Settings.CarrierMapping(st.Key()), st.TrackingURL)
 	if len(in.Lines) == 0 {
 		return bus.Permanent(fmt.Errorf("order %s shipment %s: no line to fulfil", id, fr.GetShipmentId()))
 	}
@@ -190,6 +203,8 @@ func (c *Commands) fulfil(ctx context.Context, msg *bus.Message, fr *eventsv1.Fu
 			return c.failed(ctx, msg, st, id, fr, CodeFulfilledElsewhere, "the line items are fulfilled on Wix by a fulfilment dropsync did not make", false)
 		}
 		fid = f.ID
+	case client.IsCredential(err):
+		return err // held by Handle: no failure
 	case client.IsPermanent(err):
 		log.WarnContext(ctx, "wix refused the fulfilment", "err", err)
 		return c.failed(ctx, msg, st, id, fr, CodeStoreRejected, err.Error(), false)
@@ -211,7 +226,7 @@ func (c *Commands) fulfil(ctx context.Context, msg *bus.Message, fr *eventsv1.Fu
 // last delivery: then it is published as a retryable FulfillmentFailed, so
 // the order shows it.
 func (c *Commands) transient(ctx context.Context, msg *bus.Message, st StoreConfig, id order.ID, fr *eventsv1.FulfillmentRequested, err error) error {
-	if !msg.Last && msg.Deliveries < uint64(c.cfg.MaxDeliver) {
+	if client.IsCredential(err) || !msg.Last && msg.Deliveries < uint64(c.cfg.MaxDeliver) {
 		return err
 	}
 	c.cfg.Logger.WarnContext(ctx, "wix fulfilment failed on the last delivery", "order_id", id.String(), "shipment_id", fr.GetShipmentId(), "err", err)
@@ -228,6 +243,38 @@ func (c *Commands) failed(ctx context.Context, msg *bus.Message, st StoreConfig,
 	}
 	e.EventId = envelope.ID(e.GetEventId(), msg.Envelope.GetEventId())
 	return c.publish(ctx, e)
+}
+
+// updateTracking carries out a TrackingUpdateRequested the Wix way: the
+// pushed fulfilment's tracking info is replaced by the new number (Update
+// Fulfillment), its provider mapped as on creation. Setting the same
+// tracking twice changes nothing, so it is idempotent as it is. Wix sends
+// no e-mail for an update: the shipping confirmation went with the
+// fulfilment. A refusal (4xx) is permanent (dead-lettered); a transient
+// failure is retried by the bus.
+func (c *Commands) updateTracking(ctx context.Context, msg *bus.Message, req *eventsv1.TrackingUpdateRequested) error {
+	st, id, err := c.storeOf(msg.Envelope)
+	if err != nil {
+		return err
+	}
+	if req.GetStoreFulfillmentId() == "" {
+		return bus.Permanent(fmt.Errorf("order %s shipment %s: TrackingUpdateRequested without store fulfillment id", id, req.GetShipmentId()))
+	}
+	api, ok := c.cfg.API.(TrackingAPI)
+	if !ok {
+		return bus.Permanent(fmt.Errorf("order %s: the wix api in use cannot update tracking", id))
+	}
+	in := domain.Input(&eventsv1.FulfillmentRequested{Tracking: []*eventsv1.Tracking{req.GetTracking()}},
+		c.cfg.Settings.CarrierMapping(st.Key()), st.TrackingURL)
+	if in.Tracking == nil {
+		return bus.Permanent(fmt.Errorf("order %s shipment %s: TrackingUpdateRequested without tracking number", id, req.GetShipmentId()))
+	}
+	if err := api.UpdateTracking(ctx, st.Site, id.StoreOrderID, req.GetStoreFulfillmentId(), *in.Tracking); err != nil {
+		return client.HandlerError(err)
+	}
+	c.cfg.Logger.InfoContext(ctx, "wix fulfilment tracking updated", "order_id", id.String(), "shipment_id", req.GetShipmentId(),
+		"fulfillment_id", req.GetStoreFulfillmentId())
+	return nil
 }
 
 // resync answers a ResyncRequested with the order as Wix shows it now.

@@ -15,6 +15,7 @@ import (
 	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 
 	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
 	"github.com/dropsync/dropsync/pkg/envelope"
@@ -72,11 +73,11 @@ func (p *published) Publish(_ context.Context, _ string, e *eventsv1.Envelope) e
 	return nil
 }
 
-func commands(t *testing.T, api app.API, n notifierv1.ShippingConfirmationServiceClient, pub app.Publisher) *app.Commands {
+func commands(t *testing.T, api app.API, n notifierv1.ShippingConfirmationServiceClient, pub bus.EventPublisher) *app.Commands {
 	t.Helper()
 	stores, err := app.NewStores([]app.StoreConfig{{
 		Store: domain.Store{Slug: "berlin", SiteID: "site", InstanceID: "inst"},
-		Site:  wixapi.Site{Credential: "tok"},
+		Site:  wixapi.Site{Credential: config.NewSecret("tok")},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -147,14 +148,13 @@ func TestFulfilFailures(t *testing.T) {
 }
 
 func TestNewStoresRefusesBadRegistries(t *testing.T) {
-	ok := app.StoreConfig{Store: domain.Store{Slug: "a", SiteID: "s1", InstanceID: "i1"}, Site: wixapi.Site{Credential: "x"}}
+	ok := app.StoreConfig{Store: domain.Store{Slug: "a", SiteID: "s1", InstanceID: "i1"}, Site: wixapi.Site{Credential: config.NewSecret("x")}}
 	cases := map[string][]app.StoreConfig{
-		"bad slug":        {{Store: domain.Store{Slug: "a.b", SiteID: "s", InstanceID: "i"}, Site: wixapi.Site{Credential: "x"}}},
-		"no credential":   {{Store: domain.Store{Slug: "a", SiteID: "s", InstanceID: "i"}}},
-		"no instance":     {{Store: domain.Store{Slug: "a", SiteID: "s"}, Site: wixapi.Site{Credential: "x"}}},
-		"slug twice":      {ok, {Store: domain.Store{Slug: "a", SiteID: "s2", InstanceID: "i2"}, Site: wixapi.Site{Credential: "x"}}},
-		"instance twice":  {ok, {Store: domain.Store{Slug: "b", SiteID: "s2", InstanceID: "i1"}, Site: wixapi.Site{Credential: "x"}}},
-		"unknown on_skip": {{Store: ok.Store, Site: ok.Site, OnSkip: "email_later"}},
+		"bad slug":       {{Store: domain.Store{Slug: "a.b", SiteID: "s", InstanceID: "i"}, Site: wixapi.Site{Credential: config.NewSecret("x")}}},
+		"no credential":  {{Store: domain.Store{Slug: "a", SiteID: "s", InstanceID: "i"}}},
+		"no instance":    {{Store: domain.Store{Slug: "a", SiteID: "s"}, Site: wixapi.Site{Credential: config.NewSecret("x")}}},
+		"slug twice":     {ok, {Store: domain.Store{Slug: "a", SiteID: "s2", InstanceID: "i2"}, Site: wixapi.Site{Credential: config.NewSecret("x")}}},
+		"instance twice": {ok, {Store: domain.Store{Slug: "b", SiteID: "s2", InstanceID: "i1"}, Site: wixapi.Site{Credential: config.NewSecret("x")}}},
 	}
 	for name, list := range cases {
 		if _, err := app.NewStores(list); err == nil {
@@ -165,7 +165,7 @@ func TestNewStoresRefusesBadRegistries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, found := s.ByInstance("i1"); !found || st.OnSkip != app.OnSkipOmitTracking || st.Site.InstanceID != "i1" {
-		t.Errorf("store %+v: want on_skip defaulted and the site filled in", st)
+	if st, found := s.ByInstance("i1"); !found || st.Site.InstanceID != "i1" {
+		t.Errorf("store %+v: want the site filled in", st)
 	}
 }

@@ -24,13 +24,12 @@
 // the site's setting (eCommerce / Checkout settings > Emails &
 // Notifications > Shipping confirmation) is on. That setting is the
 // merchant's, in the dashboard; no public API lets an app switch it or
-// suppress the e-mail per fulfilment. So on a NOTIFY decision the
-// fulfilment is created with its tracking info (Wix e-mails if the site's
-// setting is on), and on a SKIP decision the store chooses (OnSkip):
-// omit the tracking info so Wix has nothing to e-mail about (the default,
-// the lines are still fulfilled, the tracking number stays in dropsync),
-// or keep it and rely on the merchant having turned the site's e-mail off.
-// SKIP_NOT_SYNCED fulfils nothing. FulfillmentPushed.customer_notified is
-// true only when tracking was sent on a NOTIFY decision; whether Wix then
-// mailed depends on the site's setting, which the API does not show.
+// suppress the e-mail per fulfilment. So the fulfilment is always created
+// with its tracking info, and Wix e-mails if the site's setting is on:
+// dropsync never drops a tracking number to avoid an e-mail, and the
+// orders service refuses to turn a Wix store's confirmation setting off
+// (order.PlatformFacts.CannotSkipConfirmation). SKIP_NOT_SYNCED fulfils
+// nothing. FulfillmentPushed.customer_notified is true on a NOTIFY
+// decision; whether Wix then mailed depends on the site's setting, which
+// the API does not show.
 package app

@@ -14,31 +14,11 @@ import (
 	"github.com/dropsync/dropsync/services/wix/internal/wixapi"
 )
 
-// What a store does with a shipment whose confirmation the notifier
-// skipped (StoreConfig.OnSkip). Wix's Create Fulfillment has no "notify
-// customer" switch: the site sends its shipping confirmation e-mail for a
-// fulfilment that carries tracking, unless the merchant turned that e-mail
-// off in the site's settings (a dashboard setting, not in Wix's API).
-const (
-	// OnSkipOmitTracking (default) creates the fulfilment without tracking
-	// info, so Wix has no tracking to e-mail about: the customer gets no
-	// confirmation (SPEC rule 4, setting off), the line items are
-	// fulfilled, and the tracking number stays in dropsync only.
-	OnSkipOmitTracking = "omit_tracking"
-	// OnSkipSiteSetting creates the fulfilment with tracking, as for a
-	// confirmed shipment, and relies on the merchant having turned off
-	// Wix's shipping confirmation e-mail in the site's settings; if it is
-	// on, Wix e-mails the customer anyway.
-	OnSkipSiteSetting = "site_setting"
-)
-
 // StoreConfig is one registered Wix store.
 type StoreConfig struct {
 	domain.Store
 	// Site is how calls act on the store's site (credentials included).
 	Site wixapi.Site
-	// OnSkip is OnSkipOmitTracking (when empty) or OnSkipSiteSetting.
-	OnSkip string
 	// TrackingURL is the tracking page template for custom providers
 	// ({number}); empty: domain.DefaultTrackingURL.
 	TrackingURL string
@@ -64,15 +44,8 @@ func NewStores(list []StoreConfig) (*Stores, error) {
 		if st.SiteID == "" || st.InstanceID == "" {
 			errs = append(errs, fmt.Errorf("store %s: site id and instance id are required", st.Slug))
 		}
-		if st.Site.Credential == "" {
+		if st.Site.Credential.Empty() {
 			errs = append(errs, fmt.Errorf("store %s: no credential", st.Slug))
-		}
-		switch st.OnSkip {
-		case "":
-			st.OnSkip = OnSkipOmitTracking
-		case OnSkipOmitTracking, OnSkipSiteSetting:
-		default:
-			errs = append(errs, fmt.Errorf("store %s: on_skip %q: want %s or %s", st.Slug, st.OnSkip, OnSkipOmitTracking, OnSkipSiteSetting))
 		}
 		if _, dup := s.bySlug[st.Slug]; dup {
 			errs = append(errs, fmt.Errorf("store %s: registered twice", st.Slug))
@@ -84,7 +57,7 @@ func NewStores(list []StoreConfig) (*Stores, error) {
 			errs = append(errs, fmt.Errorf("store %s: site id used by another store", st.Slug))
 		}
 		sites[st.SiteID] = true
-		st.Site.SiteID, st.Site.InstanceID = st.SiteID, st.InstanceID
+		st.Site.SiteID, st.Site.InstanceID, st.Site.Slug = st.SiteID, st.InstanceID, st.Slug
 		s.bySlug[st.Slug] = st
 		s.byInstance[st.InstanceID] = st
 	}

@@ -35,26 +35,27 @@ func TestInput(t *testing.T) {
 		Tracking:   []*eventsv1.Tracking{{Number: "LP 1/2", Carrier: "CAINIAO_STANDARD"}, {Number: "second"}},
 	}
 	cases := []struct {
-		name         string
-		fr           *eventsv1.FulfillmentRequested
-		withTracking bool
-		want         domain.FulfillmentInput
+		name string
+		fr   *eventsv1.FulfillmentRequested
+		want domain.FulfillmentInput
 	}{
-		{"custom provider gets a link", fr, true, domain.FulfillmentInput{
+		{"custom provider gets a link", fr, domain.FulfillmentInput{
 			Lines:    []domain.LineQty{{LineItemID: "a", Quantity: 2}},
 			Tracking: &domain.Tracking{Number: "LP 1/2", Provider: "Cainiao", Link: "https://t.17track.net/en#nums=LP+1%2F2"},
 		}},
-		{"without tracking", fr, false, domain.FulfillmentInput{Lines: []domain.LineQty{{LineItemID: "a", Quantity: 2}}}},
+		{"no tracking number", &eventsv1.FulfillmentRequested{
+			Lines: []*eventsv1.LineQuantity{{LineItemId: "a", Quantity: 2}},
+		}, domain.FulfillmentInput{Lines: []domain.LineQty{{LineItemID: "a", Quantity: 2}}}},
 		{"predefined provider, Wix makes the link", &eventsv1.FulfillmentRequested{
 			Lines: []*eventsv1.LineQuantity{{LineItemId: "a", Quantity: 1}}, Tracking: []*eventsv1.Tracking{{Number: "1Z", Carrier: "UPS"}},
-		}, true, domain.FulfillmentInput{Lines: []domain.LineQty{{LineItemID: "a", Quantity: 1}}, Tracking: &domain.Tracking{Number: "1Z", Provider: "ups"}}},
+		}, domain.FulfillmentInput{Lines: []domain.LineQty{{LineItemID: "a", Quantity: 1}}, Tracking: &domain.Tracking{Number: "1Z", Provider: "ups"}}},
 		{"the supplier's own link wins", &eventsv1.FulfillmentRequested{
 			Lines: []*eventsv1.LineQuantity{{LineItemId: "a", Quantity: 1}}, Tracking: []*eventsv1.Tracking{{Number: "Y1", Carrier: "YUN_EXPRESS", Url: "https://yun.example/Y1"}},
-		}, true, domain.FulfillmentInput{Lines: []domain.LineQty{{LineItemID: "a", Quantity: 1}}, Tracking: &domain.Tracking{Number: "Y1", Provider: "YunExpress", Link: "https://yun.example/Y1"}}},
+		}, domain.FulfillmentInput{Lines: []domain.LineQty{{LineItemID: "a", Quantity: 1}}, Tracking: &domain.Tracking{Number: "Y1", Provider: "YunExpress", Link: "https://yun.example/Y1"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := domain.Input(tc.fr, nil, tc.withTracking, "")
+			got := domain.Input(tc.fr, nil, "")
 			if len(got.Lines) != len(tc.want.Lines) || got.Lines[0] != tc.want.Lines[0] {
 				t.Errorf("lines %+v, want %+v", got.Lines, tc.want.Lines)
 			}

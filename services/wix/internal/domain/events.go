@@ -176,7 +176,7 @@ func (s Store) FulfilledEvent(wixOrderID string, f Fulfillment) (*eventsv1.Envel
 // fulfilment fulfillmentID. notified says whether the fulfilment was made
 // so that Wix e-mails the customer (tracking sent on a NOTIFY decision).
 func (s Store) PushedEvent(wixOrderID, shipmentID, fulfillmentID string, notified bool, causation *eventsv1.Envelope, at time.Time) (*eventsv1.Envelope, error) {
-	e, err := s.Envelope(s.PushedEventID(wixOrderID, shipmentID), wixOrderID, at)
+	e, err := s.Envelope(s.PushedEventID(wixOrderID, attemptKey(shipmentID, causation)), wixOrderID, at)
 	if err != nil {
 		return nil, err
 	}
@@ -190,13 +190,27 @@ func (s Store) PushedEvent(wixOrderID, shipmentID, fulfillmentID string, notifie
 // FailedEvent is the FulfillmentFailed of a shipment Wix refused or could
 // not take.
 func (s Store) FailedEvent(wixOrderID, shipmentID string, reason *eventsv1.FailureReason, causation *eventsv1.Envelope, at time.Time) (*eventsv1.Envelope, error) {
-	e, err := s.Envelope(s.FailedEventID(wixOrderID, shipmentID, reason.GetCode()), wixOrderID, at)
+	e, err := s.Envelope(s.FailedEventID(wixOrderID, attemptKey(shipmentID, causation), reason.GetCode()), wixOrderID, at)
 	if err != nil {
 		return nil, err
 	}
 	caused(e, causation)
-	e.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{ShipmentId: shipmentID, Reason: reason}}
+	e.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{
+		ShipmentId: shipmentID, Reason: reason, Attempt: causation.GetFulfillmentRequested().GetAttempt(),
+	}}
 	return e, nil
+}
+
+// attemptKey names a shipment's fulfilment attempt in the ids of the facts
+// it leads to: the shipment id for the first attempt (the ids the
+// connector always gave), "<shipment>#<n>" for a later one, so that a
+// later attempt's FulfillmentPushed or FulfillmentFailed is a new fact, not
+// a duplicate of the first's.
+func attemptKey(shipmentID string, cmd *eventsv1.Envelope) string {
+	if a := cmd.GetFulfillmentRequested().GetAttempt(); a > 1 {
+		return fmt.Sprintf("%s#%d", shipmentID, a)
+	}
+	return shipmentID
 }
 
 // caused links an event to the command that caused it.

@@ -170,15 +170,12 @@ type FulfillmentInput struct {
 // one per fulfilment), its provider by Provider and, for a custom
 // provider, the tracking event's URL or urlTemplate ({number} replaced;
 // DefaultTrackingURL when empty).
-func Input(fr *eventsv1.FulfillmentRequested, mapping map[string]string, withTracking bool, urlTemplate string) FulfillmentInput {
+func Input(fr *eventsv1.FulfillmentRequested, mapping map[string]string, urlTemplate string) FulfillmentInput {
 	var in FulfillmentInput
 	for _, l := range fr.GetLines() {
 		if l.GetQuantity() > 0 {
 			in.Lines = append(in.Lines, LineQty{LineItemID: l.GetLineItemId(), Quantity: int(l.GetQuantity())})
 		}
-	}
-	if !withTracking {
-		return in
 	}
 	for _, t := range fr.GetTracking() {
 		if t.GetNumber() == "" {

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dropsync/dropsync/pkg/money"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
 
@@ -269,7 +270,7 @@ func (o Order) StoreOrder() (*eventsv1.StoreOrder, error) {
 		so.StoreCreatedAt = timestamppb.New(o.CreatedAt)
 	}
 	if o.Total != "" && o.Currency != "" {
-		m, err := Money(o.Total, o.Currency)
+		m, err := money.Parse(o.Total, o.Currency)
 		if err != nil {
 			return nil, fmt.Errorf("order %s total: %w", o.ID, err)
 		}
@@ -280,7 +281,7 @@ func (o Order) StoreOrder() (*eventsv1.StoreOrder, error) {
 			Id: l.ID, ProductId: l.CatalogItemID, VariantId: l.VariantID, Sku: l.SKU, Title: l.Title, Quantity: int32(l.Quantity),
 		}
 		if l.Price != "" && o.Currency != "" {
-			m, err := Money(l.Price, o.Currency)
+			m, err := money.Parse(l.Price, o.Currency)
 			if err != nil {
 				return nil, fmt.Errorf("order %s line %s price: %w", o.ID, l.ID, err)
 			}
@@ -306,47 +307,4 @@ func (o Order) StoreOrder() (*eventsv1.StoreOrder, error) {
 		}
 	}
 	return so, nil
-}
-
-// zeroDecimal lists ISO 4217 currencies without minor units.
-var zeroDecimal = map[string]bool{
-	"BIF": true, "CLP": true, "DJF": true, "GNF": true, "ISK": true, "JPY": true, "KMF": true, "KRW": true,
-	"PYG": true, "RWF": true, "UGX": true, "VND": true, "VUV": true, "XAF": true, "XOF": true, "XPF": true,
-}
-
-// threeDecimal lists ISO 4217 currencies with three decimals.
-var threeDecimal = map[string]bool{"BHD": true, "IQD": true, "JOD": true, "KWD": true, "LYD": true, "OMR": true, "TND": true}
-
-// Money parses a Wix decimal amount ("19.90") into minor units of
-// currency, exactly (no floating point).
-func Money(amount, currency string) (*eventsv1.Money, error) {
-	exp := 2
-	switch {
-	case zeroDecimal[currency]:
-		exp = 0
-	case threeDecimal[currency]:
-		exp = 3
-	}
-	s := strings.TrimSpace(amount)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
-		return nil, fmt.Errorf("amount %q is not a decimal", amount)
-	}
-	if len(frac) > exp {
-		if strings.Trim(frac[exp:], "0") != "" {
-			return nil, fmt.Errorf("amount %q has more decimals than %s", amount, currency)
-		}
-		frac = frac[:exp]
-	}
-	frac += strings.Repeat("0", exp-len(frac))
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("amount %q: %w", amount, err)
-	}
-	if neg {
-		n = -n
-	}
-	return &eventsv1.Money{Currency: currency, MinorUnits: n}, nil
 }

@@ -22,6 +22,7 @@ const CommandsDurable = "wix-commands"
 // CommandSubjects are the order events the connector carries out.
 var CommandSubjects = []string{
 	bus.OrderFilter(order.WordWix, "FulfillmentRequested"),
+	bus.OrderFilter(order.WordWix, "TrackingUpdateRequested"),
 	bus.OrderFilter(order.WordWix, "ResyncRequested"),
 }
 

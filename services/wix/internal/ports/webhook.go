@@ -74,8 +74,19 @@ func ParsePublicKey(pemText string) (*rsa.PublicKey, error) {
 // Wix"), so the connector's configuration has no expected issuer or
 // audience and the service leaves both empty; Issuer and Audience are
 // here for a Wix that starts setting them.
+//
+// The replay window: a token is accepted only between its iat and its exp
+// (each within the leeway) and, when MaxAge is set, no longer than MaxAge
+// after its iat. Wix signs a delivery once and retries the same token for
+// about two days (its sample token lives 300,000 s), so MaxAge must cover
+// that; the service sets it to DROPSYNC_WIX_JWT_MAX_AGE, at most the
+// dedupe record's life, so a replayed token is refused, or still answered
+// from the dedupe record, never published again.
 type Verifier struct {
 	jwt webhook.JWTVerifier
+	// MaxAge, when set, refuses a token without iat or issued more than
+	// MaxAge (plus the leeway) ago, whatever its exp says.
+	MaxAge time.Duration
 	// Issuer, when set, must equal the token's iss.
 	Issuer string
 	// Audience, when set, must be the token's aud or one of its auds.
@@ -113,8 +124,17 @@ func (v Verifier) Verify(h http.Header, body []byte) ([]byte, error) {
 	if t.Exp == nil {
 		return nil, fmt.Errorf("%w: JWT has no exp", webhook.ErrBadSignature)
 	}
-	if t.Iat != nil && v.jwt.Now().Add(v.jwt.Leeway).Before(time.Unix(int64(*t.Iat), 0)) {
+	now := v.jwt.Now()
+	if t.Iat != nil && now.Add(v.jwt.Leeway).Before(time.Unix(int64(*t.Iat), 0)) {
 		return nil, fmt.Errorf("%w: JWT issued in the future", webhook.ErrBadSignature)
+	}
+	if v.MaxAge > 0 {
+		if t.Iat == nil {
+			return nil, fmt.Errorf("%w: JWT has no iat", webhook.ErrBadSignature)
+		}
+		if now.After(time.Unix(int64(*t.Iat), 0).Add(v.MaxAge + v.jwt.Leeway)) {
+			return nil, fmt.Errorf("%w: JWT issued more than %s ago (replay window)", webhook.ErrBadSignature, v.MaxAge)
+		}
 	}
 	if v.Issuer != "" && (t.Iss == nil || *t.Iss != v.Issuer) {
 		return nil, fmt.Errorf("%w: JWT issuer is not the expected one", webhook.ErrBadSignature)

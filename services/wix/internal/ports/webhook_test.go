@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 
 	"github.com/dropsync/dropsync/pkg/bus"
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/pkg/natsserver/natstest"
@@ -54,7 +56,7 @@ var (
 	fixedNow       = time.Date(2026, 3, 5, 12, 0, 0, 0, time.UTC)
 	registeredStor = []app.StoreConfig{{
 		Store: domain.Store{Slug: "berlin", SiteID: siteID, InstanceID: instanceID},
-		Site:  wixapi.Site{Credential: "token"},
+		Site:  wixapi.Site{Credential: config.NewSecret("token")},
 	}}
 )
 
@@ -436,6 +438,49 @@ func TestIssuerAudience(t *testing.T) {
 				t.Fatalf("err %v, want ok=%v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestReplayWindow: with MaxAge, a token signed longer ago than MaxAge
+// (plus the leeway) is refused even though its exp is still ahead, and so
+// is a token without iat; a token inside the window, or its edge within
+// the leeway, is accepted.
+func TestReplayWindow(t *testing.T) {
+	k, _ := keys(t)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	v := ports.NewVerifier(&k.PublicKey, 30*time.Second, func() time.Time { return now })
+	v.MaxAge = 72 * time.Hour
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		ok     bool
+	}{
+		{"fresh", map[string]any{"iat": now.Add(-time.Minute).Unix()}, true},
+		{"a retry two days on", map[string]any{"iat": now.Add(-48 * time.Hour).Unix()}, true},
+		{"at the window's edge, within the leeway", map[string]any{"iat": now.Add(-72*time.Hour - 20*time.Second).Unix()}, true},
+		{"past the window", map[string]any{"iat": now.Add(-72*time.Hour - time.Minute).Unix()}, false},
+		{"a replay four days on", map[string]any{"iat": now.Add(-96 * time.Hour).Unix()}, false},
+		{"no iat", map[string]any{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.claims["data"] = "{}"
+			tc.claims["exp"] = now.Add(300_000 * time.Second).Unix() // Wix's sample lifetime: exp alone would accept all
+			b, _ := json.Marshal(tc.claims)
+			tok, _ := wixsim.SignRS256(k, "test", b)
+			_, err := v.Verify(nil, []byte(tok))
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, webhook.ErrBadSignature) {
+				t.Fatalf("err %v does not wrap webhook.ErrBadSignature (401)", err)
+			}
+		})
+	}
+	v.MaxAge = 0
+	b, _ := json.Marshal(map[string]any{"data": "{}", "iat": now.Add(-96 * time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()})
+	tok, _ := wixsim.SignRS256(k, "test", b)
+	if _, err := v.Verify(nil, []byte(tok)); err != nil {
+		t.Fatalf("without MaxAge only exp bounds a token: %v", err)
 	}
 }
 

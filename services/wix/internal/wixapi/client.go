@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/services/wix/internal/domain"
 )
@@ -38,26 +39,6 @@ func Limit(n int, window time.Duration) client.Limit {
 	return client.Limit{Rate: float64(n) / window.Seconds(), Burst: max(1, float64(n)/20)}
 }
 
-// Secret is a credential: it prints as REDACTED, so it never reaches a log.
-type Secret string
-
-// String hides the value.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return client.Redacted
-}
-
-// GoString hides the value from %#v too.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue hides the value from slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText hides the value from encoders (JSON logs included).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
 // Site is what a call needs to act on a store's site.
 type Site struct {
 	// SiteID is the site's id (sent as wix-site-id with an API key).
@@ -65,9 +46,11 @@ type Site struct {
 	// InstanceID is the app instance on the site: the rate limiting key.
 	InstanceID string
 	// Credential is the instance's OAuth access token, or an API key.
-	Credential Secret
+	Credential config.Secret
 	// APIKey marks Credential as an API key: wix-site-id is sent too.
 	APIKey bool
+	// Slug names the store in metrics (its connection health); optional.
+	Slug string
 }
 
 // Config configures a Client.
@@ -91,6 +74,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives retries at debug level.
 	Logger *slog.Logger
+	// Health is told each site's connection health from the answers
+	// (client.HealthObserver); nil: nobody.
+	Health client.HealthObserver
 }
 
 // Client calls the Wix eCommerce API. It is safe for concurrent use.
@@ -120,6 +106,7 @@ func New(cfg Config) *Client {
 			MaxBackoff:     cfg.MaxBackoff,
 			MaxPause:       cfg.MaxPause,
 			Logger:         cfg.Logger,
+			Health:         cfg.Health,
 		}),
 	}
 }
@@ -197,11 +184,15 @@ func (c *Client) do(ctx context.Context, site Site, method, path string, in, out
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", string(site.Credential))
+	req.Header.Set("Authorization", site.Credential.Reveal())
 	if site.APIKey {
 		req.Header.Set("wix-site-id", site.SiteID)
 	}
-	resp, err := c.c.Do(ctx, req, client.WithKey("wix:"+site.InstanceID))
+	opts := []client.Option{client.WithKey("wix:" + site.InstanceID)}
+	if site.Slug != "" {
+		opts = append(opts, client.WithStore(site.Slug))
+	}
+	resp, err := c.c.Do(ctx, req, opts...)
 	if err != nil {
 		return err
 	}
@@ -328,4 +319,19 @@ func (c *Client) CreateFulfillment(ctx context.Context, site Site, orderID strin
 		return "", fmt.Errorf("create fulfillment of %s: answer has no fulfillmentId", orderID)
 	}
 	return out.FulfillmentID, nil
+}
+
+// UpdateTracking replaces a fulfilment's tracking info (Wix's Update
+// Fulfillment: PATCH /fulfillments/{fulfillmentId}/orders/{orderId}; its
+// lines cannot change). Setting the same tracking again changes nothing,
+// so a retry is safe. Wix sends no e-mail for it.
+func (c *Client) UpdateTracking(ctx context.Context, site Site, orderID, fulfillmentID string, t domain.Tracking) error {
+	in := map[string]any{"fulfillment": map[string]any{
+		"trackingInfo": trackingJSON{TrackingNumber: t.Number, ShippingProvider: t.Provider, TrackingLink: t.Link},
+	}}
+	path := "/fulfillments/" + url.PathEscape(fulfillmentID) + "/orders/" + url.PathEscape(orderID)
+	if err := c.do(ctx, site, http.MethodPatch, path, in, nil); err != nil {
+		return fmt.Errorf("update tracking of fulfillment %s of %s: %w", fulfillmentID, orderID, err)
+	}
+	return nil
 }

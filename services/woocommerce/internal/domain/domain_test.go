@@ -150,18 +150,6 @@ func TestPartialRefundLines(t *testing.T) {
 	}
 }
 
-func TestMoney(t *testing.T) {
-	for in, want := range map[string]int64{"14.95": 1495, "3": 300, "0.1": 10, "19.999": 2000, "-5.00": -500, "1e2": 10000} {
-		m, err := domain.Money(in, "USD")
-		if err != nil || m.GetMinorUnits() != want {
-			t.Errorf("Money(%q) = %v, %v; want %d", in, m, err, want)
-		}
-	}
-	if _, err := domain.Money("12,50", "EUR"); err == nil {
-		t.Error("a comma is not a decimal point")
-	}
-}
-
 func TestPlanTracking(t *testing.T) {
 	known := domain.Providers{"usps": "USPS", "fedex": "Fedex"}
 	plan := domain.PlanTracking([]*eventsv1.Tracking{
@@ -183,8 +171,14 @@ func TestPlanTracking(t *testing.T) {
 	if m := domain.Missing(plan, []string{"9400", "YT2"}); len(m) != 2 || m[0].Number != "LP1" {
 		t.Fatalf("missing %+v", m)
 	}
-	notes := []string{domain.NoteText(plan[1]), "Order status changed from Pending payment to Processing."}
+	notes := []domain.Note{{ID: 7, Text: domain.NoteText(plan[1])}, {ID: 8, Text: "Order status changed from Pending payment to Processing."}}
 	if got := domain.NoteNumbers(notes); !slices.Equal(got, []string{"LP1"}) {
 		t.Fatalf("note numbers %v", got)
+	}
+	if got := domain.NotesOf(notes, " lp1 "); !slices.Equal(got, []int64{7}) {
+		t.Fatalf("notes of LP1: %v", got)
+	}
+	if got := domain.NotesOf(notes, "LP2"); len(got) != 0 {
+		t.Fatalf("notes of LP2: %v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dropsync/dropsync/pkg/envelope"
+	"github.com/dropsync/dropsync/pkg/money"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
@@ -245,7 +246,7 @@ func (s Store) events(o Order, kind, requestID string, refunds []Refund) ([]*eve
 				ev.Lines = append(ev.Lines, &eventsv1.LineQuantity{LineItemId: strconv.FormatInt(l.LineItemID, 10), Quantity: int32(l.Quantity)})
 			}
 			if r.Amount != "" && o.Currency != "" {
-				m, err := Money(r.Amount, o.Currency)
+				m, err := money.ParseRounded(r.Amount, o.Currency)
 				if err != nil {
 					return nil, fmt.Errorf("refund %d: %w", r.ID, err)
 				}

@@ -48,6 +48,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dropsync/dropsync/pkg/money"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 )
 
@@ -303,7 +304,7 @@ func (o Order) StoreOrder() (*eventsv1.StoreOrder, error) {
 		so.StoreCreatedAt = timestamppb.New(t)
 	}
 	if o.Total != "" && o.Currency != "" {
-		m, err := Money(o.Total, o.Currency)
+		m, err := money.ParseRounded(o.Total, o.Currency)
 		if err != nil {
 			return nil, fmt.Errorf("order %d total: %w", o.ID, err)
 		}
@@ -319,7 +320,7 @@ func (o Order) StoreOrder() (*eventsv1.StoreOrder, error) {
 			Quantity:  int32(l.Quantity),
 		}
 		if l.Price != "" && o.Currency != "" {
-			m, err := Money(l.Price.String(), o.Currency)
+			m, err := money.ParseRounded(l.Price.String(), o.Currency)
 			if err != nil {
 				return nil, fmt.Errorf("order %d line %d price: %w", o.ID, l.ID, err)
 			}
@@ -346,58 +347,4 @@ func (o Order) StoreOrder() (*eventsv1.StoreOrder, error) {
 		}
 	}
 	return so, nil
-}
-
-// zeroDecimal lists ISO 4217 currencies without minor units.
-var zeroDecimal = map[string]bool{
-	"BIF": true, "CLP": true, "DJF": true, "GNF": true, "ISK": true, "JPY": true, "KMF": true, "KRW": true,
-	"PYG": true, "RWF": true, "UGX": true, "VND": true, "VUV": true, "XAF": true, "XOF": true, "XPF": true,
-}
-
-// threeDecimal lists ISO 4217 currencies with three decimals.
-var threeDecimal = map[string]bool{"BHD": true, "IQD": true, "JOD": true, "KWD": true, "LYD": true, "OMR": true, "TND": true}
-
-// Money parses a decimal amount ("19.90", or a float price such as
-// "14.95" or "3") into minor units of currency, exactly. WooCommerce rounds
-// prices to the store's decimals; extra digits are rounded half away from
-// zero, as PHP's round() does.
-func Money(amount, currency string) (*eventsv1.Money, error) {
-	exp := 2
-	switch {
-	case zeroDecimal[currency]:
-		exp = 0
-	case threeDecimal[currency]:
-		exp = 3
-	}
-	s := strings.TrimSpace(amount)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	if strings.ContainsAny(s, "eE") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("amount %q is not a decimal", amount)
-		}
-		s = strconv.FormatFloat(f, 'f', -1, 64)
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
-		return nil, fmt.Errorf("amount %q is not a decimal", amount)
-	}
-	up := false
-	if len(frac) > exp {
-		up = frac[exp] >= '5'
-		frac = frac[:exp]
-	}
-	frac += strings.Repeat("0", exp-len(frac))
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("amount %q: %w", amount, err)
-	}
-	if up {
-		n++
-	}
-	if neg {
-		n = -n
-	}
-	return &eventsv1.Money{Currency: currency, MinorUnits: n}, nil
 }

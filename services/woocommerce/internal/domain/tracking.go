@@ -1,13 +1,11 @@
 package domain
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
-	notifierv1 "github.com/dropsync/dropsync/proto/dropsync/notifier/v1"
 )
 
 // DefaultCarriers maps AliExpress logistics service names to the carrier
@@ -152,7 +150,7 @@ func Missing(plan []TrackingWrite, have []string) []TrackingWrite {
 	for _, w := range plan {
 		found := false
 		for _, h := range have {
-			if strings.EqualFold(strings.TrimSpace(h), w.Number) {
+			if SameNumber(h, w.Number) {
 				found = true
 				break
 			}
@@ -162,6 +160,12 @@ func Missing(plan []TrackingWrite, have []string) []TrackingWrite {
 		}
 	}
 	return out
+}
+
+// SameNumber reports whether two tracking numbers are the same, as a
+// merchant would read them (case and surrounding space aside).
+func SameNumber(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
 }
 
 // NotePrefix starts the private order note dropsync writes for a tracking
@@ -178,61 +182,43 @@ func NoteText(w TrackingWrite) string {
 	return s + "\n(added by dropsync)"
 }
 
+// Note is an order note as the REST API lists it.
+type Note struct {
+	ID   int64
+	Text string
+}
+
 // NoteNumbers reads the tracking numbers of dropsync's notes among an
 // order's notes.
-func NoteNumbers(notes []string) []string {
+func NoteNumbers(notes []Note) []string {
 	var out []string
 	for _, n := range notes {
-		for _, line := range strings.Split(n, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), NotePrefix); ok && v != "" {
-				out = append(out, strings.TrimSpace(v))
+		out = append(out, noteNumbers(n.Text)...)
+	}
+	return out
+}
+
+// NotesOf returns the ids of dropsync's notes that name number: what a
+// tracking update replacing number deletes.
+func NotesOf(notes []Note, number string) []int64 {
+	var out []int64
+	for _, n := range notes {
+		for _, v := range noteNumbers(n.Text) {
+			if SameNumber(v, number) {
+				out = append(out, n.ID)
+				break
 			}
 		}
 	}
 	return out
 }
 
-// Decision is the notifier's shipping-confirmation decision as the
-// connector acts on it.
-type Decision int
-
-// Decisions.
-const (
-	// Notify: the customer is to be told, through WooCommerce's Completed
-	// order e-mail.
-	Notify Decision = iota + 1
-	// Quiet: no confirmation from dropsync (setting off, or one already
-	// issued); the order is still completed.
-	Quiet
-	// NotSynced: dropsync no longer syncs the order (fulfilled by hand or
-	// on the store): the store is not touched.
-	NotSynced
-)
-
-// String names the decision for logs.
-func (d Decision) String() string {
-	switch d {
-	case Notify:
-		return "notify"
-	case Quiet:
-		return "quiet"
-	case NotSynced:
-		return "not_synced"
+func noteNumbers(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), NotePrefix); ok && v != "" {
+			out = append(out, strings.TrimSpace(v))
+		}
 	}
-	return "undecided"
-}
-
-// DecisionOf is the notifier's decision as the connector acts on it: a
-// confirmation skipped because the setting is off or one was already
-// issued is Quiet.
-func DecisionOf(d notifierv1.Decision) (Decision, error) {
-	switch d {
-	case notifierv1.Decision_DECISION_NOTIFY:
-		return Notify, nil
-	case notifierv1.Decision_DECISION_SKIP_SETTING_OFF, notifierv1.Decision_DECISION_SKIP_ALREADY_ISSUED:
-		return Quiet, nil
-	case notifierv1.Decision_DECISION_SKIP_NOT_SYNCED:
-		return NotSynced, nil
-	}
-	return 0, fmt.Errorf("unknown shipping confirmation decision %v", d)
+	return out
 }

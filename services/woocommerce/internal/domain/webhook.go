@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dropsync/dropsync/pkg/money"
 )
 
 // Webhook body versions. A WooCommerce store picks, per webhook, the API
@@ -317,13 +319,13 @@ func ParseWebhookOrder(body []byte, loc *time.Location) (Order, error) {
 		return Order{}, err
 	}
 	if o.Total != "" && o.Currency != "" {
-		if _, err := Money(o.Total, o.Currency); err != nil {
+		if _, err := money.ParseRounded(o.Total, o.Currency); err != nil {
 			return Order{}, fmt.Errorf("%w: total: %w", ErrInvalidOrder, err)
 		}
 	}
 	for _, l := range o.LineItems {
 		if l.Price != "" && o.Currency != "" {
-			if _, err := Money(l.Price.String(), o.Currency); err != nil {
+			if _, err := money.ParseRounded(l.Price.String(), o.Currency); err != nil {
 				return Order{}, fmt.Errorf("%w: line %d price: %w", ErrInvalidOrder, l.ID, err)
 			}
 		}

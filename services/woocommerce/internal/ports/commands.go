@@ -14,6 +14,7 @@ import (
 	"github.com/dropsync/dropsync/pkg/bus"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/connector/peers"
+	"github.com/dropsync/dropsync/pkg/connector/storehealth"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
@@ -38,7 +39,7 @@ func CommandFilters() []string {
 
 // Channel is how WooCommerce delivers a shipping confirmation: its
 // Completed order e-mail, named in every request to the notifier.
-const Channel = "woocommerce.completed_email"
+const Channel = order.ChannelWooCommerce
 
 // Failure codes of FulfillmentFailed.
 const (
@@ -67,15 +68,12 @@ type API interface {
 	Providers(ctx context.Context, orderID int64) (domain.Providers, bool, error)
 	Trackings(ctx context.Context, orderID int64) ([]domain.TrackingItem, error)
 	AddTracking(ctx context.Context, orderID int64, w domain.TrackingWrite) error
-	Notes(ctx context.Context, orderID int64) ([]string, error)
+	Notes(ctx context.Context, orderID int64) ([]domain.Note, error)
 	AddNote(ctx context.Context, orderID int64, text string, customer bool) error
+	DeleteTracking(ctx context.Context, orderID int64, trackingID string) error
+	DeleteNote(ctx context.Context, orderID, noteID int64) error
 	SetStatus(ctx context.Context, orderID int64, status string) (domain.Order, error)
 	CompletedEmailEnabled(ctx context.Context) (bool, error)
-}
-
-// Publisher stores events; *bus.Publisher is one.
-type Publisher interface {
-	Publish(ctx context.Context, subject string, env *eventsv1.Envelope) error
 }
 
 // CommandsConfig configures Commands.
@@ -172,7 +170,7 @@ type Commands struct {
 	// Confirmations decide the shipping confirmation (the notifier).
 	Confirmations peers.Confirmations
 	// Publisher stores FulfillmentPushed, FulfillmentFailed and re-reads.
-	Publisher Publisher
+	Publisher bus.EventPublisher
 	// Log receives what was done; default slog.Default().
 	Log *slog.Logger
 	// Config tunes the rounds and caches.
@@ -231,13 +229,19 @@ func (c *Commands) Handle(ctx context.Context, m *bus.Message) error {
 	if err != nil || wooID <= 0 {
 		return bus.Permanent(fmt.Errorf("%s for %s: not a woocommerce order id", m.EventType(), id))
 	}
+	// WooCommerce refusing the store's keys holds the command, whatever
+	// it is: it comes again until the keys are taken (storehealth.Hold).
 	switch ev := env.GetEvent().(type) {
 	case *eventsv1.Envelope_FulfillmentRequested:
-		return c.fulfil(ctx, m, st, id, wooID, ev.FulfillmentRequested)
+		return storehealth.Hold(ctx, c.log(), m, c.fulfil(ctx, m, st, id, wooID, ev.FulfillmentRequested))
 	case *eventsv1.Envelope_TrackingUpdateRequested:
-		return c.trackingOutcome(ctx, m, id, ev.TrackingUpdateRequested, c.updateTracking(ctx, st, id, wooID, ev.TrackingUpdateRequested))
+		err := c.updateTracking(ctx, st, id, wooID, ev.TrackingUpdateRequested)
+		if client.IsCredential(err) {
+			return storehealth.Hold(ctx, c.log(), m, err)
+		}
+		return c.trackingOutcome(ctx, m, id, ev.TrackingUpdateRequested, err)
 	case *eventsv1.Envelope_ResyncRequested:
-		return c.reread(ctx, m, st, wooID, ev.ResyncRequested)
+		return storehealth.Hold(ctx, c.log(), m, c.reread(ctx, m, st, wooID, ev.ResyncRequested))
 	}
 	return nil // another order event the filter let through: nothing to do
 }
@@ -261,7 +265,7 @@ func (c *Commands) fulfil(ctx context.Context, m *bus.Message, st *stores.Store,
 		return c.unavailable(ctx, m, st, wooID, req.GetShipmentId(), &peerError{fmt.Errorf("store settings %s: %w", st.Key(), err)})
 	}
 	api := c.API(st)
-	var decision domain.Decision
+	var decision peers.Decision
 	var last error
 	for round := 1; round <= cfg.Rounds; round++ {
 		out, err := c.attempt(ctx, m, st, api, id, wooID, req, settings, &decision, log)
@@ -315,7 +319,7 @@ const factTimeout = 10 * time.Second
 // attempt is one idempotent pass over the steps: it reads what the store
 // shows and writes only what is missing.
 func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store, api API, id order.ID, wooID int64,
-	req *eventsv1.FulfillmentRequested, settings *eventsv1.StoreSettings, decision *domain.Decision, log *slog.Logger) (outcome, error) {
+	req *eventsv1.FulfillmentRequested, settings *eventsv1.StoreSettings, decision *peers.Decision, log *slog.Logger) (outcome, error) {
 	cfg := c.cfg()
 	o, err := api.Order(ctx, wooID)
 	if err != nil {
@@ -328,7 +332,7 @@ func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store
 	if *decision == 0 {
 		nd, err := c.Confirmations.Issue(ctx, id.String(), req.GetShipmentId(), st.Key(), Channel, m.Envelope.GetEventId())
 		if err == nil {
-			*decision, err = domain.DecisionOf(nd)
+			*decision, err = peers.DecisionOf(nd)
 		}
 		if err != nil {
 			if bus.IsPermanent(err) {
@@ -337,7 +341,7 @@ func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store
 			return outcome{}, &peerError{fmt.Errorf("shipping confirmation decision: %w", err)}
 		}
 	}
-	if *decision == domain.NotSynced {
+	if *decision == peers.NotSynced {
 		return outcome{skip: true}, nil
 	}
 
@@ -346,7 +350,7 @@ func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store
 		return outcome{}, err
 	}
 	plan := domain.PlanTracking(req.GetTracking(), settings.GetCarrierMapping(), info.providers, cfg.TrackingURLTemplate, cfg.Now())
-	if !info.extension && *decision == domain.Notify {
+	if !info.extension && *decision == peers.Notify {
 		log.InfoContext(ctx, "the store has no Shipment Tracking extension: tracking goes into private order notes and the Completed e-mail does not show it")
 	}
 	if err := c.writeTracking(ctx, api, wooID, info.extension, plan); err != nil {
@@ -364,9 +368,9 @@ func (c *Commands) attempt(ctx context.Context, m *bus.Message, st *stores.Store
 	earlier := o.Status == domain.StatusCompleted && !done.IsZero() && done.Before(requested.Truncate(time.Second))
 	enabled := c.completedEmail(ctx, api, st)
 	switch {
-	case *decision == domain.Quiet && enabled && o.Status != domain.StatusCompleted:
+	case *decision == peers.Quiet && enabled && o.Status != domain.StatusCompleted:
 		log.WarnContext(ctx, "shipping confirmation is off for this shipment, but WooCommerce sends its Completed order e-mail on completion (it has no API flag to skip it): turn that e-mail off in WooCommerce > Settings > Emails to honour the setting")
-	case *decision == domain.Notify && !enabled:
+	case *decision == peers.Notify && !enabled:
 		log.WarnContext(ctx, "shipping confirmation is on, but the store's Completed order e-mail is disabled in WooCommerce: the customer gets no confirmation")
 	}
 	if o.Status != domain.StatusCompleted {
@@ -489,10 +493,10 @@ func (c *Commands) publish(ctx context.Context, env *eventsv1.Envelope) error {
 	return nil
 }
 
-// pushed publishes FulfillmentPushed; its id depends on the shipment only,
-// so reporting the same fulfilment again is a duplicate.
+// pushed publishes FulfillmentPushed; its id depends on the shipment and
+// the attempt only, so reporting the same fulfilment again is a duplicate.
 func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store, wooID int64, shipmentID, fulfillmentID string, notified bool) error {
-	env, err := c.event(m, st, wooID, st.Ref().PushedEventID(wooID, shipmentID))
+	env, err := c.event(m, st, wooID, st.Ref().PushedEventID(wooID, attemptKey(shipmentID, m.Envelope)))
 	if err != nil {
 		return err
 	}
@@ -502,12 +506,27 @@ func (c *Commands) pushed(ctx context.Context, m *bus.Message, st *stores.Store,
 	return c.publish(ctx, env)
 }
 
+// attemptKey names a shipment's fulfilment attempt in the ids of the facts
+// it leads to: the shipment id for the first attempt (the ids the
+// connector always gave), "<shipment>#<n>" for a later one, so that a
+// later attempt's FulfillmentPushed or FulfillmentFailed is a new fact, not
+// a duplicate of the first's.
+func attemptKey(shipmentID string, cmd *eventsv1.Envelope) string {
+	if a := cmd.GetFulfillmentRequested().GetAttempt(); a > 1 {
+		return fmt.Sprintf("%s#%d", shipmentID, a)
+	}
+	return shipmentID
+}
+
 // failed publishes FulfillmentFailed and returns what the handler returns:
 // nil (ack) for a refusal of the order's state or a transient failure on
 // the last delivery (retryable: the fact is the outcome), the cause marked
 // permanent for a failure the operator should also see in the dead-letter
 // stream.
 func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store, wooID int64, shipmentID, code, msg string, retryable bool, cause error) error {
+	if client.IsCredential(cause) {
+		return cause // no failure: Handle holds the command
+	}
 	env, err := c.event(m, st, wooID, st.Ref().FailedEventID(wooID, shipmentID, m.Envelope.GetEventId()+"/"+code))
 	if err != nil {
 		return err
@@ -515,6 +534,7 @@ func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store,
 	env.Event = &eventsv1.Envelope_FulfillmentFailed{FulfillmentFailed: &eventsv1.FulfillmentFailed{
 		ShipmentId: shipmentID,
 		Reason:     &eventsv1.FailureReason{Code: code, Message: msg, Retryable: retryable},
+		Attempt:    m.Envelope.GetFulfillmentRequested().GetAttempt(),
 	}}
 	if err := c.publish(ctx, env); err != nil {
 		return err
@@ -531,8 +551,11 @@ func (c *Commands) failed(ctx context.Context, m *bus.Message, st *stores.Store,
 
 // updateTracking carries out a TrackingUpdateRequested: the new number is
 // written like a fulfilment's (a Shipment Tracking item or a private note)
-// when the store does not show it yet. The order's status does not
-// change, so WooCommerce sends no e-mail.
+// when the store does not show it yet, then the number it replaces is
+// removed, so the customer sees only the right one. New first, old second:
+// a failure between the two leaves both for a moment, never neither, and
+// the redelivery finishes the job. The order's status does not change, so
+// WooCommerce sends no e-mail.
 func (c *Commands) updateTracking(ctx context.Context, st *stores.Store, id order.ID, wooID int64, req *eventsv1.TrackingUpdateRequested) error {
 	settings, err := c.Settings.StoreSettings(ctx, st.Key())
 	if err != nil {
@@ -544,6 +567,9 @@ func (c *Commands) updateTracking(ctx context.Context, st *stores.Store, id orde
 		plan := domain.PlanTracking([]*eventsv1.Tracking{req.GetTracking()}, settings.GetCarrierMapping(), info.providers, c.cfg().TrackingURLTemplate, c.cfg().Now())
 		err = c.writeTracking(ctx, api, wooID, info.extension, plan)
 	}
+	if err == nil {
+		err = c.removeReplaced(ctx, api, wooID, info.extension, req.GetReplaces().GetNumber(), req.GetTracking().GetNumber())
+	}
 	if err != nil {
 		if permanent(err) {
 			return bus.Permanent(err)
@@ -551,6 +577,39 @@ func (c *Commands) updateTracking(ctx context.Context, st *stores.Store, id orde
 		return err
 	}
 	c.log().InfoContext(ctx, "tracking update written to woocommerce", "order", id.String(), "shipment", req.GetShipmentId())
+	return nil
+}
+
+// removeReplaced deletes what the store shows of the number old that a
+// tracking update replaced by current: its Shipment Tracking items, or
+// dropsync's private notes naming it. Reading first makes a retry safe.
+func (c *Commands) removeReplaced(ctx context.Context, api API, wooID int64, extension bool, old, current string) error {
+	if old == "" || domain.SameNumber(old, current) {
+		return nil
+	}
+	if extension {
+		items, err := api.Trackings(ctx, wooID)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if domain.SameNumber(it.Number, old) {
+				if err := api.DeleteTracking(ctx, wooID, it.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	notes, err := api.Notes(ctx, wooID)
+	if err != nil {
+		return err
+	}
+	for _, id := range domain.NotesOf(notes, old) {
+		if err := api.DeleteNote(ctx, wooID, id); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

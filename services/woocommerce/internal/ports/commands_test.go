@@ -3,7 +3,9 @@ package ports_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -249,6 +251,67 @@ func TestTrackingUpdate(t *testing.T) {
 	}
 	if len(sim.Emails(id)) != before {
 		t.Fatal("an e-mail for a tracking update")
+	}
+}
+
+// TestTrackingUpdateReplaces: a changed number replaces the one the store
+// was given, with the Shipment Tracking extension (its item is deleted)
+// and without it (dropsync's private note is deleted), however often the
+// command comes; no e-mail goes out.
+func TestTrackingUpdateReplaces(t *testing.T) {
+	for _, extension := range []bool{true, false} {
+		t.Run(fmt.Sprintf("extension=%v", extension), func(t *testing.T) {
+			sim := woocommercesim.New(woocommercesim.Config{ConsumerKey: "ck", ConsumerSecret: "cs", ShipmentTracking: extension, Seed: 5})
+			srv := httptest.NewServer(sim)
+			sim.SetSiteURL(srv.URL)
+			t.Cleanup(func() { srv.Close(); sim.Close() })
+			id, _ := sim.CreateOrder(woocommercesim.OrderSpec{Status: "processing", Lines: []woocommercesim.LineSpec{{ProductID: 1, Quantity: 1, PriceCents: 500}}})
+			api, _ := wcapi.New(wcapi.Config{SiteURL: srv.URL, ConsumerKey: "ck", ConsumerSecret: "cs"})
+			reg, _ := stores.New([]stores.Store{{Slug: "acme", SiteURL: srv.URL}})
+			c := &ports.Commands{Stores: reg, API: func(*stores.Store) ports.API { return api }, Settings: peers.StaticSettings{},
+				Confirmations: always(notifierv1.Decision_DECISION_NOTIFY), Publisher: &recorder{}, Log: quietLog()}
+			oid := "woocommerce:acme:" + strconv.FormatInt(id, 10)
+			fulfil := &bus.Message{Deliveries: 1, Envelope: &eventsv1.Envelope{
+				EventId: "req-1", OrderId: oid,
+				Event: &eventsv1.Envelope_FulfillmentRequested{FulfillmentRequested: &eventsv1.FulfillmentRequested{
+					ShipmentId: "S1", CompletesOrder: true, Tracking: []*eventsv1.Tracking{{Number: "LP1", Carrier: "USPS"}},
+				}},
+			}}
+			if err := c.Handle(context.Background(), fulfil); err != nil {
+				t.Fatal(err)
+			}
+			emails := len(sim.Emails(id))
+			update := &bus.Message{Deliveries: 1, Envelope: &eventsv1.Envelope{
+				EventId: "upd-1", OrderId: oid,
+				Event: &eventsv1.Envelope_TrackingUpdateRequested{TrackingUpdateRequested: &eventsv1.TrackingUpdateRequested{
+					ShipmentId: "S1", StoreFulfillmentId: domain.FulfillmentID(id),
+					Tracking: &eventsv1.Tracking{Number: "LP2", Carrier: "USPS"}, Replaces: &eventsv1.Tracking{Number: "LP1", Carrier: "USPS"},
+				}},
+			}}
+			for range 2 {
+				if err := c.Handle(context.Background(), update); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var shown []string
+			if extension {
+				for _, tr := range sim.Trackings(id) {
+					shown = append(shown, tr.Number)
+				}
+			} else {
+				var notes []domain.Note
+				for _, n := range sim.Notes(id) {
+					notes = append(notes, domain.Note{ID: n.ID, Text: n.Note})
+				}
+				shown = domain.NoteNumbers(notes)
+			}
+			if !slices.Equal(shown, []string{"LP2"}) {
+				t.Fatalf("the store shows %v; want only LP2", shown)
+			}
+			if len(sim.Emails(id)) != emails {
+				t.Fatal("an e-mail for a tracking update")
+			}
+		})
 	}
 }
 

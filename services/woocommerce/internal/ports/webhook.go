@@ -51,6 +51,11 @@ func IsPing(h http.Header, body []byte) bool {
 // like a bad signature. The unsigned activation ping passes, untouched:
 // it carries no data, and the Decoder answers it 200 (ignored) without
 // publishing anything.
+//
+// There is no replay window: WooCommerce signs the body only and sends no
+// delivery time at all (the body's dates are the order's). A replayed
+// delivery is the same order at the same modification time, whose event
+// id (from the order id and date_modified_gmt) is deduplicated.
 func Verifier(reg *stores.Registry) webhook.Verifier {
 	hmacV := webhook.HMACVerifier{
 		Header: HeaderSignature,

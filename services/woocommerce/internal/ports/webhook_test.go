@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/webhook"
 	"github.com/dropsync/dropsync/pkg/envelope"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
@@ -29,7 +30,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 func registry(t testing.TB) *stores.Registry {
 	t.Helper()
 	reg, err := stores.New([]stores.Store{{
-		Slug: "acme", SiteURL: "https://acme.example", WebhookSecret: stores.NewSecret("whsec"),
+		Slug: "acme", SiteURL: "https://acme.example", WebhookSecret: config.NewSecret("whsec"),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,42 +19,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/order"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/adapters/wcapi"
 	"github.com/dropsync/dropsync/services/woocommerce/internal/domain"
 )
-
-// Secret is a credential. Its value is only read with Reveal.
-type Secret struct{ v string }
-
-// NewSecret wraps a credential.
-func NewSecret(v string) Secret { return Secret{v: v} }
-
-// Reveal returns the credential, for the one place that sends it.
-func (s Secret) Reveal() string { return s.v }
-
-// Empty reports whether no credential is set.
-func (s Secret) Empty() bool { return s.v == "" }
-
-// String hides the value.
-func (s Secret) String() string { return "REDACTED" }
-
-// GoString hides the value from %#v.
-func (s Secret) GoString() string { return "REDACTED" }
-
-// LogValue hides the value from slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-
-// MarshalText hides the value from encoders.
-func (s Secret) MarshalText() ([]byte, error) { return []byte("REDACTED"), nil }
 
 // Spec registers a store, as DROPSYNC_WOOCOMMERCE_STORES lists it (JSON).
 type Spec struct {
@@ -99,10 +75,10 @@ type Store struct {
 	// Source is the site key of X-WC-Webhook-Source (domain.SiteKey).
 	Source string
 	// ConsumerKey and ConsumerSecret are the REST API keys.
-	ConsumerKey, ConsumerSecret Secret
+	ConsumerKey, ConsumerSecret config.Secret
 	// WebhookSecret signs webhooks; PreviousWebhookSecret, when set, is
 	// still accepted during a rotation.
-	WebhookSecret, PreviousWebhookSecret Secret
+	WebhookSecret, PreviousWebhookSecret config.Secret
 	// CredentialsRef is where the credentials came from, for operators.
 	CredentialsRef string
 }
@@ -164,14 +140,14 @@ func Resolve(specs []Spec, env Lookup, read ReadFile) ([]Store, error) {
 			src = sp.SiteURL
 		}
 		st.Source = domain.SiteKey(src)
-		get, err := source(sp.CredentialsRef, env, read)
+		get, file, err := source(sp.CredentialsRef, env, read)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
 		}
 		for _, c := range []struct {
 			name     string
-			dst      *Secret
+			dst      *config.Secret
 			optional bool
 		}{
 			{"consumer_key", &st.ConsumerKey, false},
@@ -183,38 +159,45 @@ func Resolve(specs []Spec, env Lookup, read ReadFile) ([]Store, error) {
 			if !ok && !c.optional {
 				errs = append(errs, fmt.Errorf("%s: %s not found in %s", where, c.name, sp.CredentialsRef))
 			}
-			*c.dst = NewSecret(v)
+			*c.dst = config.NewSecret(v)
+			if path := file(c.name); ok && path != "" {
+				// Follows the file: a replaced Secret is taken without a restart.
+				*c.dst = config.NewFileSecret(path, v)
+			}
 		}
 		out = append(out, st)
 	}
 	return out, errors.Join(errs...)
 }
 
-// source returns a reader of named credentials for a reference.
-func source(ref string, env Lookup, read ReadFile) (func(name string) (string, bool), error) {
+// source returns a reader of named credentials for a reference, and the
+// file each is read from ("" for the environment).
+func source(ref string, env Lookup, read ReadFile) (get func(name string) (string, bool), file func(name string) string, err error) {
 	switch {
 	case strings.HasPrefix(ref, "file:"):
 		dir := strings.TrimPrefix(ref, "file:")
 		if dir == "" {
-			return nil, errors.New("credentials_ref file: needs a folder")
+			return nil, nil, errors.New("credentials_ref file: needs a folder")
 		}
 		return func(name string) (string, bool) {
-			b, err := read(filepath.Join(dir, name))
-			if err != nil {
-				return "", false
-			}
-			v := strings.TrimSpace(string(b))
-			return v, v != ""
-		}, nil
+				b, err := read(filepath.Join(dir, name))
+				if err != nil {
+					return "", false
+				}
+				v := strings.TrimSpace(string(b))
+				return v, v != ""
+			}, func(name string) string {
+				return filepath.Join(dir, name)
+			}, nil
 	default:
 		prefix := strings.TrimPrefix(ref, "env:")
 		if prefix == "" {
-			return nil, errors.New("credentials_ref is required (env:PREFIX or file:/folder)")
+			return nil, nil, errors.New("credentials_ref is required (env:PREFIX or file:/folder)")
 		}
 		return func(name string) (string, bool) {
 			v, ok := env(prefix + "_" + strings.ToUpper(name))
 			return v, ok && v != ""
-		}, nil
+		}, func(string) string { return "" }, nil
 	}
 }
 

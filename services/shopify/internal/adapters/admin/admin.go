@@ -134,7 +134,7 @@ func (c *Client) do(ctx context.Context, s *stores.Store, query string, vars map
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("X-Shopify-Access-Token", s.AccessToken.Reveal())
-	opts := []client.Option{client.WithKey("shopify:" + s.Slug), client.WithCost(min(cost, localCostCap))}
+	opts := []client.Option{client.WithKey("shopify:" + s.Slug), client.WithStore(s.Slug), client.WithCost(min(cost, localCostCap))}
 	if mutation {
 		opts = append(opts, client.NotIdempotent())
 	}

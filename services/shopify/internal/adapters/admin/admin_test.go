@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dropsync/dropsync/pkg/config"
 	"github.com/dropsync/dropsync/pkg/connector/client"
 	"github.com/dropsync/dropsync/pkg/shopifysim"
 	eventsv1 "github.com/dropsync/dropsync/proto/dropsync/events/v1"
@@ -30,7 +31,7 @@ func setup(t *testing.T, sc shopifysim.ShopConfig) (*shopifysim.Sim, *admin.Clie
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	st := &stores.Store{Slug: "demo", Domain: shop, AccessToken: stores.NewSecret("shpat_x")}
+	st := &stores.Store{Slug: "demo", Domain: shop, AccessToken: config.NewSecret("shpat_x")}
 	api := admin.New(admin.Config{BaseURL: srv.URL + "/{shop}", Version: "2025-10", HTTP: admin.NewHTTP(client.Config{BaseBackoff: 10 * time.Millisecond})})
 	return sim, api, st
 }

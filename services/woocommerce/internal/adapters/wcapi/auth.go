@@ -53,6 +53,9 @@ type Signer struct {
 	Mode Auth
 	// Key and Secret are the consumer key and secret.
 	Key, Secret string
+	// Keys, when set, gives the consumer key and secret for each request
+	// instead of Key and Secret (credentials that follow their files).
+	Keys func() (key, secret string)
 	// Now is the clock of oauth_timestamp; default time.Now.
 	Now func() time.Time
 	// Nonce makes oauth_nonce; default 16 random bytes in hex.
@@ -66,13 +69,17 @@ func (s *Signer) RoundTrip(r *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	out := r.Clone(r.Context())
+	key, secret := s.Key, s.Secret
+	if s.Keys != nil {
+		key, secret = s.Keys()
+	}
 	switch s.Mode {
 	case AuthBasic:
-		out.SetBasicAuth(s.Key, s.Secret)
+		out.SetBasicAuth(key, secret)
 	case AuthQuery:
 		q := out.URL.Query()
-		q.Set("consumer_key", s.Key)
-		q.Set("consumer_secret", s.Secret)
+		q.Set("consumer_key", key)
+		q.Set("consumer_secret", secret)
 		out.URL.RawQuery = q.Encode()
 	case AuthOAuth:
 		now, nonce := time.Now, s.Nonce
@@ -83,13 +90,13 @@ func (s *Signer) RoundTrip(r *http.Request) (*http.Response, error) {
 			nonce = randomNonce
 		}
 		q := out.URL.Query()
-		q.Set("oauth_consumer_key", s.Key)
+		q.Set("oauth_consumer_key", key)
 		q.Set("oauth_nonce", nonce())
 		q.Set("oauth_signature_method", "HMAC-SHA256")
 		q.Set("oauth_timestamp", strconv.FormatInt(now().Unix(), 10))
 		q.Del("oauth_signature")
 		baseURI := out.URL.Scheme + "://" + out.URL.Host + out.URL.EscapedPath()
-		q.Set("oauth_signature", OAuthSignature(out.Method, baseURI, q, s.Secret))
+		q.Set("oauth_signature", OAuthSignature(out.Method, baseURI, q, secret))
 		out.URL.RawQuery = q.Encode()
 	default:
 		return nil, fmt.Errorf("woocommerce auth mode %q", s.Mode)

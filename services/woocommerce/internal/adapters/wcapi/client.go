@@ -103,6 +103,9 @@ type Config struct {
 	Auth Auth
 	// ConsumerKey and ConsumerSecret are the REST API keys.
 	ConsumerKey, ConsumerSecret string
+	// Keys, when set, gives the REST API keys for each request instead
+	// (credentials that follow their files, re-read when replaced).
+	Keys func() (key, secret string)
 	// RateKey keys the rate limiter ("woocommerce:<slug>").
 	RateKey string
 	// Outbound configures the shared outbound client; its HTTPClient's
@@ -141,7 +144,7 @@ func New(cfg Config) (*Client, error) {
 		base = out.HTTPClient.Transport
 		hc.Timeout = out.HTTPClient.Timeout
 	}
-	hc.Transport = &Signer{Base: base, Mode: mode, Key: cfg.ConsumerKey, Secret: cfg.ConsumerSecret, Now: cfg.Now, Nonce: cfg.Nonce}
+	hc.Transport = &Signer{Base: base, Mode: mode, Key: cfg.ConsumerKey, Secret: cfg.ConsumerSecret, Keys: cfg.Keys, Now: cfg.Now, Nonce: cfg.Nonce}
 	out.HTTPClient = hc
 	out.Classifier = classify
 	key := cfg.RateKey
@@ -180,7 +183,11 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(ctx, req, append([]client.Option{client.WithKey(c.rateKey)}, opts...)...)
+	base := []client.Option{client.WithKey(c.rateKey)}
+	if slug, ok := strings.CutPrefix(c.rateKey, "woocommerce:"); ok {
+		base = append(base, client.WithStore(slug))
+	}
+	resp, err := c.http.Do(ctx, req, append(base, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -342,19 +349,46 @@ func (c *Client) AddTracking(ctx context.Context, orderID int64, w domain.Tracki
 	return err
 }
 
-// Notes lists the texts of an order's notes.
-func (c *Client) Notes(ctx context.Context, orderID int64) ([]string, error) {
+// Notes lists an order's notes.
+func (c *Client) Notes(ctx context.Context, orderID int64) ([]domain.Note, error) {
 	var raw []struct {
+		ID   int64  `json:"id"`
 		Note string `json:"note"`
 	}
 	if _, err := c.call(ctx, http.MethodGet, orderPath(orderID)+"/notes", url.Values{"type": {"any"}}, nil, &raw); err != nil {
 		return nil, err
 	}
-	out := make([]string, len(raw))
+	out := make([]domain.Note, len(raw))
 	for i, r := range raw {
-		out[i] = r.Note
+		out[i] = domain.Note{ID: r.ID, Text: r.Note}
 	}
 	return out, nil
+}
+
+// DeleteNote deletes an order note for good (notes have no trash, so
+// force=true is required). A note already gone is not an error.
+func (c *Client) DeleteNote(ctx context.Context, orderID, noteID int64) error {
+	path := orderPath(orderID) + "/notes/" + strconv.FormatInt(noteID, 10)
+	_, err := c.call(ctx, http.MethodDelete, path, url.Values{"force": {"true"}}, nil, nil)
+	return ignoreGone(err)
+}
+
+// DeleteTracking deletes one Shipment Tracking item. An item already gone
+// is not an error.
+func (c *Client) DeleteTracking(ctx context.Context, orderID int64, trackingID string) error {
+	path := TrackingPath + "/orders/" + strconv.FormatInt(orderID, 10) + "/shipment-trackings/" + url.PathEscape(trackingID)
+	_, err := c.call(ctx, http.MethodDelete, path, nil, nil, nil)
+	return ignoreGone(err)
+}
+
+// ignoreGone makes a 404 of a DELETE a success: what was to go is gone,
+// so a retried delete is safe.
+func ignoreGone(err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
 }
 
 // AddNote adds an order note; customer true e-mails it to the customer.
